@@ -1,0 +1,441 @@
+#include "net/server.hpp"
+
+#include "core/log.hpp"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+namespace net {
+
+shared_frame make_text_frame(std::string_view payload) {
+  return std::make_shared<const std::string>(ws::encode(ws::opcode::text, payload));
+}
+
+namespace {
+constexpr auto sweep_period = 250ms;        ///< resolution of every timeout
+constexpr std::size_t max_write_batch = 64;  ///< frames gathered into one writev
+}  // namespace
+
+/// One accepted socket: HTTP/1.1 keep-alive, optionally upgraded to a WebSocket.
+class connection final : public std::enable_shared_from_this<connection>, public ws_connection, private ws::events {
+ public:
+  connection(server& srv, stream s, std::uint64_t id, std::string ip)
+      : srv_(srv), stream_(std::move(s)), id_(id), ip_(std::move(ip)), reader_(srv.limits_.max_message_bytes) {
+    deadline_ = clock::now() + srv_.limits_.handshake_timeout;
+  }
+  ~connection() { srv_.release(this); }
+
+  std::uint64_t id() const noexcept override { return id_; }
+  const std::string& remote_ip() const noexcept override { return ip_; }
+
+  asio::awaitable<void> run();
+  void send(const shared_frame& frame) override;
+  void close(std::uint16_t code, std::string_view reason) override;
+
+  /// Called by the server's sweep; enforces deadlines and keepalive.
+  void check(clock::time_point now);
+  /// Server shutdown: close frames to WebSockets, immediate close for HTTP.
+  void shut_down();
+  void abort() noexcept { stream_.close(); }
+  void half_close() noexcept;
+
+ private:
+  asio::awaitable<bool> serve_http();
+  asio::awaitable<void> serve_websocket(ws_handler& handler);
+  asio::awaitable<void> write_all(std::string data);
+  asio::awaitable<void> writer(std::shared_ptr<connection> self);
+  void start_writer();
+
+  // ws::events
+  void on_message(ws::opcode type, std::string_view payload) override;
+  void on_ping(std::string_view payload) override;
+  void on_pong(std::string_view) override {}
+  void on_close(std::uint16_t code, std::string_view reason) override;
+  void on_violation(std::uint16_t code, std::string_view what) override;
+
+  server& srv_;
+  stream stream_;
+  std::uint64_t id_;
+  std::string ip_;
+  ws::reader reader_;
+  ws_handler* handler_ = nullptr;
+  std::string inbuf_;
+  std::vector<shared_frame> queue_;
+  std::size_t queue_offset_ = 0;  ///< bytes of queue_.front() already written
+  std::size_t queue_bytes_ = 0;
+  clock::time_point deadline_;
+  clock::time_point last_rx_{};
+  clock::time_point ping_sent_{};
+  bool websocket_ = false;
+  bool writing_ = false;
+  bool closing_ = false;  ///< close frame queued; no more sends
+  bool ping_outstanding_ = false;
+  std::size_t served_ = 0;  ///< HTTP requests answered on this connection
+};
+
+void connection::check(clock::time_point now) {
+  auto& lim = srv_.limits_;
+  if (!websocket_) {
+    if (now >= deadline_) {
+      ++(served_ > 0 ? srv_.stats_.idle_timeouts : srv_.stats_.handshake_timeouts);
+      abort();
+    }
+    return;
+  }
+  if (closing_) {
+    if (now >= deadline_) abort();  // close frame never flushed
+    return;
+  }
+  if (lim.ws_idle_timeout.count() > 0 && now - last_rx_ >= lim.ws_idle_timeout) {
+    ++srv_.stats_.idle_timeouts;
+    close(ws::close_code::going_away, "idle timeout");
+    return;
+  }
+  if (lim.ws_ping_interval.count() <= 0) return;
+  if (ping_outstanding_) {
+    if (now - ping_sent_ >= lim.ws_ping_interval) {
+      ++srv_.stats_.ping_timeouts;
+      core::log::event(*srv_.log_, spdlog::level::info, "ws_ping_timeout", {{"conn", id_}});
+      abort();  // the peer is gone; a close handshake would wait on it too
+    }
+  } else if (now - last_rx_ >= lim.ws_ping_interval) {
+    ping_outstanding_ = true;
+    ping_sent_ = now;
+    ++srv_.stats_.pings_sent;
+    send(std::make_shared<const std::string>(ws::encode(ws::opcode::ping, {})));
+  }
+}
+
+void connection::shut_down() {
+  if (websocket_) {
+    close(ws::close_code::going_away, "server shutting down");
+  } else {
+    abort();
+  }
+}
+
+asio::awaitable<void> connection::write_all(std::string data) {
+  const std::vector<asio::const_buffer> bufs{asio::buffer(data)};
+  const auto ec = co_await stream_.write(bufs);
+  if (ec) abort();
+}
+
+asio::awaitable<void> connection::run() {
+  if (stream_.is_tls()) {
+    if (co_await stream_.handshake()) {
+      abort();
+      co_return;
+    }
+  }
+  const bool upgraded = co_await serve_http();
+  if (!upgraded) abort();
+}
+
+// Returns true when the connection became a WebSocket (which has then finished).
+asio::awaitable<bool> connection::serve_http() {
+  auto& h = srv_.handler_;
+  for (;;) {
+    http_request req;
+    const auto started = clock::now();
+    auto outcome = parse_request(inbuf_, srv_.limits_.http, req);
+    if (outcome.status == parse_status::need_more) {
+      error_code ec;
+      const auto chunk = co_await stream_.read_chunk(ec);
+      if (ec || chunk.empty()) co_return false;
+      inbuf_.append(chunk.data(), chunk.size());
+      continue;
+    }
+    if (outcome.status == parse_status::error) {
+      ++srv_.stats_.http_bad_requests;
+      auto resp = text_response(outcome.error_status, outcome.error);
+      resp.headers.emplace_back("Access-Control-Allow-Origin", "*");
+      auto bytes = serialize(resp, false);
+      h.access({ip_, nullptr, resp.status, resp.body.size(), {}});
+      core::log::event(*srv_.log_, spdlog::level::info, "http_bad_request",
+                       {{"conn", id_}, {"status", outcome.error_status}, {"reason", outcome.error}});
+      co_await write_all(std::move(bytes));
+      co_return false;
+    }
+    inbuf_.erase(0, outcome.consumed);
+    ++srv_.stats_.http_requests;
+
+    if (req.wants_websocket()) {
+      http_response refusal;
+      ws_handler* handler = h.websocket(req, refusal);
+      bool ok = handler != nullptr;
+      auto resp = ok ? ws::handshake_response(req, ok) : std::move(refusal);
+      h.access({ip_, &req, resp.status, 0, std::chrono::duration_cast<std::chrono::microseconds>(clock::now() - started)});
+      co_await write_all(serialize(resp, ok && req.keep_alive()));
+      if (!ok) co_return false;
+      co_await serve_websocket(*handler);
+      co_return true;
+    }
+
+    auto resp = h.handle(req, ip_);
+    const bool keep = req.keep_alive() && !resp.close && !srv_.stopping_;
+    auto bytes = serialize(resp, keep, req.method == "HEAD");
+    h.access({ip_, &req, resp.status, resp.body.size(),
+              std::chrono::duration_cast<std::chrono::microseconds>(clock::now() - started)});
+    co_await write_all(std::move(bytes));
+    ++served_;
+    if (!keep || !stream_.socket().is_open()) co_return false;
+    deadline_ = clock::now() + srv_.limits_.http_idle_timeout;
+  }
+}
+
+asio::awaitable<void> connection::serve_websocket(ws_handler& handler) {
+  websocket_ = true;
+  handler_ = &handler;
+  deadline_ = clock::time_point::max();
+  last_rx_ = clock::now();
+  ++srv_.stats_.open_websockets;
+  auto self = shared_from_this();
+  handler.on_open(*this);
+  // Bytes that arrived behind the upgrade request belong to the WebSocket.
+  bool reading = true;
+  if (!inbuf_.empty()) {
+    std::string early = std::move(inbuf_);
+    reading = reader_.feed(std::span<char>(early.data(), early.size()), *this);
+  }
+  inbuf_ = std::string();
+  bool notified = false;
+  const auto notify = [&] {
+    if (notified) return;
+    notified = true;
+    --srv_.stats_.open_websockets;
+    handler_ = nullptr;
+    handler.on_close(*this);
+  };
+  for (;;) {
+    // Once our close frame is queued, keep reading (and discarding) until the peer closes or the
+    // deadline passes, so the close frame is not lost to a reset.
+    if (!reading || closing_) notify();
+    error_code ec;
+    const auto chunk = co_await stream_.read_chunk(ec);
+    if (ec || chunk.empty()) break;
+    last_rx_ = clock::now();
+    ping_outstanding_ = false;
+    if (reading && !closing_) reading = reader_.feed(chunk, *this);
+  }
+  notify();
+  abort();
+}
+
+void connection::send(const shared_frame& frame) {
+  if (closing_ || !stream_.socket().is_open()) return;
+  const std::size_t size = frame->size();
+  if (queue_bytes_ + size > srv_.limits_.max_send_queue_bytes) {
+    ++srv_.stats_.slow_readers;
+    core::log::event(*srv_.log_, spdlog::level::warn, "ws_slow_reader", {{"conn", id_}, {"queued", queue_bytes_}});
+    abort();
+    return;
+  }
+  ++srv_.stats_.ws_messages_out;
+  std::size_t written = 0;
+  if (!writing_ && queue_.empty()) {
+    error_code ec;
+    written = stream_.try_write(std::span<const char>(frame->data(), size), ec);
+    if (ec) {
+      abort();
+      return;
+    }
+    if (written == size) return;
+  }
+  if (queue_.empty()) queue_offset_ = written;
+  queue_.push_back(frame);
+  queue_bytes_ += size - written;
+  start_writer();
+}
+
+void connection::start_writer() {
+  if (writing_) return;
+  writing_ = true;
+  asio::co_spawn(stream_.socket().get_executor(), writer(shared_from_this()), asio::detached);
+}
+
+asio::awaitable<void> connection::writer(std::shared_ptr<connection> /*keep_alive*/) {
+  std::vector<asio::const_buffer> bufs;
+  while (!queue_.empty()) {
+    bufs.clear();
+    const std::size_t n = std::min(queue_.size(), max_write_batch);
+    std::vector<shared_frame> batch(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(n));
+    bufs.push_back(asio::buffer(batch[0]->data() + queue_offset_, batch[0]->size() - queue_offset_));
+    for (std::size_t i = 1; i < n; ++i) bufs.push_back(asio::buffer(*batch[i]));
+    const auto ec = co_await stream_.write(bufs);
+    if (ec) {
+      queue_.clear();
+      queue_bytes_ = 0;
+      abort();
+      break;
+    }
+    queue_.erase(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(n));
+    std::size_t sent = 0;
+    for (const auto& b : bufs) sent += b.size();
+    queue_bytes_ -= std::min(queue_bytes_, sent);
+    queue_offset_ = 0;
+  }
+  if (queue_.empty()) {
+    queue_ = {};  // give the memory back; most sockets are idle
+  }
+  writing_ = false;
+  if (closing_) half_close();  // the close frame has been flushed
+}
+
+void connection::close(std::uint16_t code, std::string_view reason) {
+  if (closing_) return;
+  if (!websocket_) {
+    abort();
+    return;
+  }
+  auto frame = std::make_shared<const std::string>(ws::encode_close(code, reason));
+  send(frame);
+  closing_ = true;
+  deadline_ = clock::now() + 2s;  // give the close frame a moment to leave
+  if (!writing_) half_close();    // already flushed on the fast path
+}
+
+void connection::on_message(ws::opcode type, std::string_view payload) {
+  ++srv_.stats_.ws_messages_in;
+  if (handler_) handler_->on_message(*this, type, payload);
+}
+
+void connection::on_ping(std::string_view payload) {
+  send(std::make_shared<const std::string>(ws::encode(ws::opcode::pong, payload)));
+}
+
+void connection::on_close(std::uint16_t code, std::string_view) {
+  close(code == 1005 ? ws::close_code::normal : code, {});
+}
+
+void connection::on_violation(std::uint16_t code, std::string_view what) {
+  ++(code == ws::close_code::too_big ? srv_.stats_.too_big : srv_.stats_.protocol_errors);
+  core::log::event(*srv_.log_, spdlog::level::info, "ws_violation", {{"conn", id_}, {"code", code}, {"what", what}});
+  close(code, what);
+}
+
+server::server(asio::io_context& io, server_limits limits, http_handler& handler, asio::ssl::context* tls,
+               std::shared_ptr<spdlog::logger> log)
+    : io_(io), limits_(limits), handler_(handler), tls_(tls), log_(std::move(log)), sweep_timer_(io), shutdown_timer_(io) {}
+
+server::~server() {
+  for (auto* c : connections_) c->abort();
+}
+
+std::uint16_t server::listen(const std::string& address, std::uint16_t port) {
+  auto acceptor = std::make_unique<tcp::acceptor>(io_);
+  const tcp::endpoint ep(asio::ip::make_address(address), port);
+  acceptor->open(ep.protocol());
+  acceptor->set_option(tcp::acceptor::reuse_address(true));
+  acceptor->bind(ep);
+  acceptor->listen(asio::socket_base::max_listen_connections);
+  const auto bound = acceptor->local_endpoint().port();
+  asio::co_spawn(io_, accept_loop(*acceptor), asio::detached);
+  acceptors_.push_back(std::move(acceptor));
+  start_sweep();
+  return bound;
+}
+
+asio::awaitable<void> server::accept_loop(tcp::acceptor& acceptor) {
+  asio::steady_timer backoff(io_);
+  while (!stopping_) {
+    error_code ec;
+    tcp::socket socket = co_await acceptor.async_accept(asio::redirect_error(asio::use_awaitable, ec));
+    if (ec == asio::error::operation_aborted || stopping_) break;
+    if (ec) {
+      // EMFILE and friends: back off instead of spinning on a full fd table.
+      core::log::event(*log_, spdlog::level::warn, "accept_failed", {{"error", ec.message()}});
+      backoff.expires_after(100ms);
+      co_await backoff.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+      continue;
+    }
+    error_code ep_ec;
+    const auto remote = socket.remote_endpoint(ep_ec);
+    if (ep_ec) continue;
+    auto ip = remote.address().to_string();
+    auto& count = per_ip_[ip];
+    const bool over_ip = count >= limits_.max_sockets_per_ip;
+    const bool over_total = stats_.open_sockets >= limits_.max_sockets;
+    if (over_ip || over_total) {
+      ++(over_ip ? stats_.refused_per_ip : stats_.refused_capacity);
+      if (count == 0) per_ip_.erase(ip);
+      static const std::string busy = serialize(
+          [] {
+            auto r = text_response(503, "too many connections");
+            r.headers.emplace_back("Retry-After", "5");
+            return r;
+          }(),
+          false);
+      socket.non_blocking(true, ep_ec);
+      socket.write_some(asio::buffer(busy), ep_ec);
+      socket.close(ep_ec);
+      continue;
+    }
+    ++count;
+    ++stats_.accepted;
+    ++stats_.open_sockets;
+    auto s = tls_ ? stream(std::move(socket), *tls_) : stream(std::move(socket));
+    auto c = std::make_shared<connection>(*this, std::move(s), next_id_++, std::move(ip));
+    connections_.insert(c.get());
+    asio::co_spawn(io_, [c]() -> asio::awaitable<void> { co_await c->run(); }, asio::detached);
+  }
+}
+
+void server::release(connection* c) {
+  connections_.erase(c);
+  --stats_.open_sockets;
+  if (auto it = per_ip_.find(c->remote_ip()); it != per_ip_.end() && --it->second == 0) per_ip_.erase(it);
+}
+
+void server::start_sweep() {
+  if (sweeping_) return;
+  sweeping_ = true;
+  arm_sweep();
+}
+
+void server::arm_sweep() {
+  sweep_timer_.expires_after(sweep_period);
+  sweep_timer_.async_wait([this](const error_code& ec) {
+    if (ec) return;
+    sweep();
+    if (stopping_ && connections_.empty()) return;
+    arm_sweep();
+  });
+}
+
+void server::sweep() {
+  const auto now = clock::now();
+  // check() may close a connection, which erases it from the set; iterate over a copy.
+  std::vector<connection*> snapshot(connections_.begin(), connections_.end());
+  for (auto* c : snapshot)
+    if (connections_.contains(c)) c->check(now);
+}
+
+void server::shutdown(std::chrono::milliseconds grace) {
+  if (stopping_) return;
+  stopping_ = true;
+  error_code ec;
+  for (auto& a : acceptors_) a->close(ec);
+  std::vector<connection*> snapshot(connections_.begin(), connections_.end());
+  for (auto* c : snapshot)
+    if (connections_.contains(c)) c->shut_down();
+  shutdown_timer_.expires_after(grace);
+  shutdown_timer_.async_wait([this](const error_code& e) {
+    if (e) return;
+    std::vector<connection*> rest(connections_.begin(), connections_.end());
+    for (auto* c : rest)
+      if (connections_.contains(c)) c->abort();
+  });
+  if (connections_.empty()) {
+    sweep_timer_.cancel();
+    shutdown_timer_.cancel();
+  }
+}
+
+void connection::half_close() noexcept {
+  error_code ec;
+  stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+}
+
+}  // namespace net

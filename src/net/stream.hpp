@@ -1,0 +1,49 @@
+#pragma once
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/asio/ssl/stream.hpp>
+
+#include <memory>
+#include <span>
+#include <vector>
+
+namespace net {
+
+namespace asio = boost::asio;
+using tcp = asio::ip::tcp;
+using error_code = boost::system::error_code;
+
+/// One accepted TCP connection, plain or TLS. Plain reads wait for readability and then read into a
+/// per-thread scratch buffer, so an idle connection holds no read buffer at all (thousands of idle
+/// signaling sockets are the normal load).
+class stream {
+ public:
+  explicit stream(tcp::socket socket);
+  stream(tcp::socket socket, asio::ssl::context& tls);
+
+  bool is_tls() const noexcept { return tls_ != nullptr; }
+  tcp::socket& socket() noexcept;
+
+  /// Runs the TLS server handshake (no-op for plain).
+  asio::awaitable<error_code> handshake();
+
+  /// Reads the next chunk. The returned bytes stay valid until the next co_await on this thread.
+  asio::awaitable<std::span<char>> read_chunk(error_code& ec);
+
+  /// Writes without blocking as much as the kernel takes now (plain only; TLS returns 0).
+  std::size_t try_write(std::span<const char> bytes, error_code& ec);
+
+  /// Writes all buffers.
+  asio::awaitable<error_code> write(const std::vector<asio::const_buffer>& buffers);
+
+  /// Cancels pending operations and closes the socket; safe to call more than once.
+  void close() noexcept;
+
+ private:
+  std::unique_ptr<asio::ssl::stream<tcp::socket>> tls_;
+  tcp::socket plain_;
+  std::unique_ptr<char[]> tls_buffer_;
+};
+
+}  // namespace net
