@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Installs what is missing, builds, and runs the whole test suite: GoogleTest units, the coturn
+# integration test, the Node black-box suites (through CTest), then a short libFuzzer run.
+# SPARC_TEST_ASAN=1 also builds and runs everything under AddressSanitizer + UBSan.
+source "$(dirname "$0")/lib.sh"
+install_packages build test
+say "Installing test tooling from npm (tests/package.json)"
+(cd "${repo_root}/tests" && npm install --no-audit --no-fund --loglevel=error)
+jobs=$(nproc)
+
+build dev
+say "Running CTest (dev)"
+ctest --preset dev -j "${jobs}"
+
+if [[ ${SPARC_TEST_ASAN:-0} == 1 ]]; then
+  build asan
+  say "Running CTest (asan)"
+  ASAN_OPTIONS=detect_leaks=1 ctest --preset asan -j "${jobs}"
+fi
+
+build fuzz ws_reader_fuzz http_parser_fuzz signal_decode_fuzz
+say "Fuzzing the WebSocket frame reader, the HTTP parser and the message decoder (${SPARC_FUZZ_SECONDS:-20} s each)"
+"${repo_root}/scripts/fuzz.sh" "${SPARC_FUZZ_SECONDS:-20}"
+say "All tests passed"
