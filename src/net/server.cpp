@@ -43,7 +43,7 @@ class connection final : public std::enable_shared_from_this<connection>, public
 
  private:
   asio::awaitable<bool> serve_http();
-  asio::awaitable<void> serve_websocket(ws_handler& handler);
+  asio::awaitable<void> serve_websocket(ws_handler& handler, const http_request& upgrade);
   asio::awaitable<void> write_all(std::string data);
   asio::awaitable<void> writer(std::shared_ptr<connection> self);
   void start_writer();
@@ -169,7 +169,7 @@ asio::awaitable<bool> connection::serve_http() {
       h.access({ip_, &req, resp.status, 0, std::chrono::duration_cast<std::chrono::microseconds>(clock::now() - started)});
       co_await write_all(serialize(resp, ok && req.keep_alive()));
       if (!ok) co_return false;
-      co_await serve_websocket(*handler);
+      co_await serve_websocket(*handler, req);
       co_return true;
     }
 
@@ -185,14 +185,14 @@ asio::awaitable<bool> connection::serve_http() {
   }
 }
 
-asio::awaitable<void> connection::serve_websocket(ws_handler& handler) {
+asio::awaitable<void> connection::serve_websocket(ws_handler& handler, const http_request& upgrade) {
   websocket_ = true;
   handler_ = &handler;
   deadline_ = clock::time_point::max();
   last_rx_ = clock::now();
   ++srv_.stats_.open_websockets;
   auto self = shared_from_this();
-  handler.on_open(*this);
+  handler.on_open(*this, upgrade);
   // Bytes that arrived behind the upgrade request belong to the WebSocket.
   bool reading = true;
   if (!inbuf_.empty()) {

@@ -76,7 +76,8 @@ class ws_connection {
 class ws_handler {
  public:
   virtual ~ws_handler() = default;
-  virtual void on_open(ws_connection& c) = 0;
+  /// `upgrade` is the HTTP request that opened the socket (path and query may carry a role).
+  virtual void on_open(ws_connection& c, const http_request& upgrade) = 0;
   virtual void on_message(ws_connection& c, ws::opcode type, std::string_view payload) = 0;
   virtual void on_close(ws_connection& c) = 0;
 };

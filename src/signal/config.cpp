@@ -96,6 +96,9 @@ cli_result parse_command_line(int argc, const char* const* argv) {
   double ttl = 3600;
   ours(app.add_option("--turn-ttl", ttl, "Lifetime of minted TURN credentials in seconds"))->check(CLI::Range(1.0, 7.0 * 86400));
   ours(app.add_option("--turn-user", c.ice.turn_user, "User part of minted TURN usernames (<expiry>:<user>)"));
+  ours(app.add_flag("--streamers", c.streamers,
+                    "Streamer registry (public mode): each viewer gets one free render instance; renderers join\n"
+                    "with ?role=streamer&name=N on their signaling URL or a {\"type\":\"register\"} message"));
   ours(app.add_flag("--compat", c.compat, "Pure compatibility: no keepalive pings, no extensions"));
   app.set_config("--config", "", "TOML file with the long option names as keys (ping-interval = 5)");
   app.set_version_flag("--version", "sparc-signal 0.1.0");
@@ -124,7 +127,10 @@ cli_result parse_command_line(int argc, const char* const* argv) {
       std::cerr << "sparc-signal: unknown --logging '" << c.logging << "', using dev\n";
       c.logging = "dev";
     }
-    if (c.compat) c.ping_interval_s = 0;
+    if (c.compat) {
+      c.ping_interval_s = 0;
+      c.streamers = false;
+    }
   } catch (const std::exception& e) {
     std::cerr << "sparc-signal: " << e.what() << "\n";
     return {std::nullopt, 2};

@@ -38,6 +38,7 @@ struct config {
   std::size_t max_sockets = 19000;
   double max_message_rate = 200;
   ice_settings ice;
+  bool streamers = false;  ///< streamer registry extension (public mode)
   bool compat = false;
 
   bool use_websocket() const noexcept { return type == "websocket"; }

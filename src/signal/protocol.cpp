@@ -97,6 +97,14 @@ core::result<client_message> decode_client(std::string_view text, std::string* w
     if (type == "connect") return client_message{connect_msg{std::move(*id)}};
     return client_message{disconnect_msg{std::move(*id)}};
   }
+  if (type == "register") {
+    const auto role = j.find("role");
+    if (role == j.end() || *role != "streamer") return fail(errc::invalid_argument, why, "register needs role \"streamer\"");
+    const auto name = j.find("name");
+    if (name != j.end() && (!name->is_string() || name->get_ref<const std::string&>().size() > limits::max_connection_id_bytes))
+      return fail(errc::wrong_type, why, "register name must be a string of at most 256 characters");
+    return client_message{register_msg{name == j.end() ? std::string() : name->get<std::string>()}};
+  }
   if (type != "offer" && type != "answer" && type != "candidate") return client_message{ignored_msg{type}};
 
   const auto data_it = j.find("data");
@@ -142,6 +150,22 @@ std::string encode_disconnect(const std::optional<std::string>& id) {
 std::string encode_error(std::string_view message) {
   std::string out = R"({"type":"error","message":)";
   core::append_json_string(out, message);
+  out += '}';
+  return out;
+}
+
+std::string encode_error(std::string_view message, std::string_view code) {
+  std::string out = R"({"type":"error","message":)";
+  core::append_json_string(out, message);
+  out += R"(,"code":)";
+  core::append_json_string(out, code);
+  out += '}';
+  return out;
+}
+
+std::string encode_registered(std::string_view name) {
+  std::string out = R"({"type":"registered","role":"streamer","name":)";
+  core::append_json_string(out, name);
   out += '}';
   return out;
 }

@@ -33,12 +33,17 @@ struct candidate_msg {
   std::optional<nlohmann::json> sdp_mline_index;
   std::optional<nlohmann::json> sdp_mid;
 };
+/// Extension: a render instance announces itself as a streamer ({"type":"register","role":"streamer"}).
+struct register_msg {
+  std::string name;
+};
 /// A well-formed message whose type we do not handle; ignored silently.
 struct ignored_msg {
   std::string type;
 };
 
-using client_message = std::variant<connect_msg, disconnect_msg, offer_msg, answer_msg, candidate_msg, ignored_msg>;
+using client_message =
+    std::variant<connect_msg, disconnect_msg, offer_msg, answer_msg, candidate_msg, register_msg, ignored_msg>;
 
 /// Decodes one WebSocket text message. Never throws; `why` receives a short reason on failure.
 core::result<client_message> decode_client(std::string_view text, std::string* why = nullptr);
@@ -50,6 +55,9 @@ std::optional<nlohmann::json> parse_bounded(std::string_view text, std::string* 
 std::string encode_connect_ack(const std::optional<std::string>& connection_id, bool polite);
 std::string encode_disconnect(const std::optional<std::string>& connection_id);
 std::string encode_error(std::string_view message);
+/// An error with a machine-readable code (extension; unmodified clients read only "message").
+std::string encode_error(std::string_view message, std::string_view code);
+std::string encode_registered(std::string_view name);
 std::string encode_offer(std::string_view from, std::string_view sdp, std::int64_t datetime, bool polite);
 std::string encode_answer(std::string_view from, std::string_view sdp, std::int64_t datetime);
 std::string encode_candidate(std::string_view from, const candidate_msg& c, std::int64_t datetime);

@@ -80,7 +80,7 @@ service::service(asio::io_context& io, const config& cfg, std::shared_ptr<spdlog
       cfg_(cfg),
       log_(std::move(log)),
       access_log_(core::log::get("access")),
-      ws_(cfg.is_private()),
+      ws_(cfg.is_private(), cfg.streamers),
       http_(cfg.is_private(), static_cast<std::int64_t>(cfg.session_timeout_s * 1000)),
       server_(io, limits_from(cfg), *this, tls, core::log::get("net")),
       session_timer_(io) {}
@@ -300,9 +300,15 @@ void service::access(const net::access_record& a) {
 // ---------------------------------------------------------------------------------------------
 // WebSocket
 
-void service::on_open(net::ws_connection& c) {
+void service::on_open(net::ws_connection& c, const net::http_request& upgrade) {
   sockets_.emplace(c.id(), &c);
-  ws_.open(c.id());
+  // An unmodified Unity player announces itself through its signaling URL (?role=streamer&name=...).
+  if (cfg_.streamers && upgrade.query_param("role") == std::optional<std::string_view>("streamer")) {
+    auto name = net::percent_decode(upgrade.query_param("name").value_or("")).value_or("");
+    deliver(ws_.open_streamer(c.id(), name));
+  } else {
+    ws_.open(c.id());
+  }
   if (cfg_.max_message_rate > 0) buckets_.emplace(c.id(), rate_bucket{2 * cfg_.max_message_rate, std::chrono::steady_clock::now()});
 }
 
@@ -379,6 +385,7 @@ nlohmann::ordered_json service::status_json() const {
              {"self_answer", r.dropped_self_answer},
              {"id_in_use", r.refused_id_in_use},
              {"too_many_ids", r.refused_too_many_ids},
+             {"no_free_streamer", r.refused_no_streamer},
              {"ws_protocol_error", s.protocol_errors},
              {"ws_too_big", s.too_big},
              {"slow_reader", s.slow_readers},
@@ -396,7 +403,8 @@ nlohmann::ordered_json service::status_json() const {
               {"http_sessions", http_.sessions()},
               {"connection_ids", ws_.connection_ids() + http_.connection_ids()},
               {"pairs", ws_.pairs()},
-              {"streamers", 0},
+              {"streamers", ws_.streamers()},
+              {"streamers_busy", ws_.streamers_busy()},
               {"relayed", relayed},
               {"drops", drops}};
 }
@@ -443,6 +451,7 @@ std::string service::metrics_text() const {
   gauge("sparc_signal_connection_ids", "Connection ids owned by sockets and sessions.", st["connection_ids"]);
   gauge("sparc_signal_pairs", "WebSocket connection pairs.", st["pairs"]);
   gauge("sparc_signal_streamers", "Registered render streamers.", st["streamers"]);
+  gauge("sparc_signal_streamers_busy", "Render streamers serving a viewer.", st["streamers_busy"]);
   gauge("sparc_signal_uptime_seconds", "Seconds since start.", st["uptime_s"]);
   counter_family("sparc_signal_messages_relayed_total", "Signaling messages handled, by type.", "type", st["relayed"]);
   counter_family("sparc_signal_drops_total", "Input dropped or connections refused, by reason.", "reason", st["drops"]);

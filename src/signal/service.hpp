@@ -44,7 +44,7 @@ class service final : public net::http_handler, public net::ws_handler {
   net::ws_handler* websocket(const net::http_request& request, net::http_response& refusal) override;
   void access(const net::access_record& record) override;
 
-  void on_open(net::ws_connection& c) override;
+  void on_open(net::ws_connection& c, const net::http_request& upgrade) override;
   void on_message(net::ws_connection& c, net::ws::opcode type, std::string_view payload) override;
   void on_close(net::ws_connection& c) override;
 

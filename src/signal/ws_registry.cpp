@@ -13,6 +13,38 @@ std::shared_ptr<const std::string> share(std::string s) { return std::make_share
 
 void ws_registry::open(peer_id p) { owners_.try_emplace(p); }
 
+std::vector<delivery> ws_registry::open_streamer(peer_id p, std::string name) {
+  open(p);
+  if (!registry_) return {};
+  if (name.empty()) name = "streamer-" + std::to_string(p);
+  auto payload = share(encode_registered(name));
+  streamers_[p] = streamer_state{std::move(name), {}};
+  return {{p, std::move(payload)}};
+}
+
+std::size_t ws_registry::streamers_busy() const noexcept {
+  return static_cast<std::size_t>(
+      std::count_if(streamers_.begin(), streamers_.end(), [](const auto& s) { return !s.second.viewer.empty(); }));
+}
+
+void ws_registry::release_viewer(const std::string& id) {
+  for (auto& [p, s] : streamers_)
+    if (s.viewer == id) s.viewer.clear();
+}
+
+// Registry mode: a message on an assigned connection id goes to the other side of its assignment only.
+// Returns false when the id has no assignment (the reference rules then apply).
+bool ws_registry::assigned_route(peer_id from, const std::string& id, const std::shared_ptr<const std::string>& payload,
+                                 std::vector<delivery>& out) {
+  if (!registry_) return false;
+  auto it = pairs_.find(id);
+  if (it == pairs_.end() || !streamers_.contains(it->second.second)) return false;
+  const peer_id other = it->second.other(from);
+  if (other != 0 && other != from) out.push_back({other, payload});
+  else ++counts_.dropped_no_partner;
+  return true;
+}
+
 bool ws_registry::own(peer_id p, const std::string& id) {
   auto it = owners_.find(p);
   if (it == owners_.end()) return false;
@@ -25,6 +57,14 @@ bool ws_registry::own(peer_id p, const std::string& id) {
 }
 
 std::vector<delivery> ws_registry::handle(peer_id from, const client_message& message, std::int64_t now_ms) {
+  if (const auto* reg = std::get_if<register_msg>(&message)) {
+    if (!owners_.contains(from) || streamers_.contains(from)) return {};
+    if (!registry_) return {{from, share(encode_error("the streamer registry is not enabled (--streamers)", "registry_disabled"))}};
+    const auto it = owners_.find(from);
+    if (!it->second.empty()) return {{from, share(encode_error("a socket that owns connection ids cannot register", "invalid_state"))}};
+    owners_.erase(it);
+    return open_streamer(from, reg->name);
+  }
   std::vector<delivery> out;
   if (!owners_.contains(from)) return out;
   std::visit(
@@ -59,6 +99,31 @@ void ws_registry::on_connect(peer_id from, const connect_msg& m, std::vector<del
       it->second.second = from;
     }
   }
+  if (registry_ && m.connection_id && !streamers_.contains(from)) {
+    // Registry mode: the viewer gets a render instance of its own, or a clear error.
+    const auto& id = *m.connection_id;
+    auto pit = pairs_.find(id);
+    const bool assigned = pit != pairs_.end() && pit->second.first == from && streamers_.contains(pit->second.second);
+    if (!assigned) {
+      auto free = std::find_if(streamers_.begin(), streamers_.end(), [](const auto& s) { return s.second.viewer.empty(); });
+      if (free == streamers_.end()) {
+        ++counts_.refused_no_streamer;
+        const std::string why = streamers_.empty() ? "no renderer is registered; try again shortly"
+                                                   : "all " + std::to_string(streamers_.size()) + " renderers are busy; try again later";
+        out.push_back({from, share(encode_error(why, "no_free_streamer"))});
+        return;
+      }
+      if (!own(from, id)) {
+        ++counts_.refused_too_many_ids;
+        out.push_back({from, share(encode_error("too many connection ids on one socket"))});
+        return;
+      }
+      free->second.viewer = id;
+      pairs_[id] = pair_state{from, free->first};
+    }
+    out.push_back({from, share(encode_connect_ack(m.connection_id, polite))});
+    return;
+  }
   if (m.connection_id && !own(from, *m.connection_id)) {
     ++counts_.refused_too_many_ids;
     out.push_back({from, share(encode_error("too many connection ids on one socket"))});
@@ -82,6 +147,7 @@ void ws_registry::on_disconnect(peer_id from, const disconnect_msg& m, std::vect
       if (other != 0 && other != from) out.push_back({other, payload});
       pairs_.erase(it);
     }
+    if (registry_) release_viewer(id);
   }
   out.push_back({from, payload});
 }
@@ -99,11 +165,17 @@ void ws_registry::on_offer(peer_id from, const offer_msg& m, std::int64_t now, s
     return;
   }
   ++counts_.offer;
+  auto payload = share(encode_offer(m.connection_id, m.sdp, now, false));
+  if (assigned_route(from, m.connection_id, payload, out)) return;
   pairs_[m.connection_id] = pair_state{from, 0};
-  broadcast(from, share(encode_offer(m.connection_id, m.sdp, now, false)), out);
+  broadcast(from, payload, out);
 }
 
 void ws_registry::on_answer(peer_id from, const answer_msg& m, std::int64_t now, std::vector<delivery>& out) {
+  if (registry_ && assigned_route(from, m.connection_id, share(encode_answer(m.connection_id, m.sdp, now)), out)) {
+    ++counts_.answer;
+    return;
+  }
   own(from, m.connection_id);
   auto it = pairs_.find(m.connection_id);
   if (it == pairs_.end()) {
@@ -135,6 +207,7 @@ void ws_registry::on_candidate(peer_id from, const candidate_msg& m, std::int64_
     return;
   }
   ++counts_.candidate;
+  if (assigned_route(from, m.connection_id, payload, out)) return;
   broadcast(from, payload, out);
 }
 
@@ -154,6 +227,18 @@ std::vector<delivery> ws_registry::close(peer_id p) {
       const peer_id other = pit->second.other(p);
       if (other != 0 && other != p && owners_.contains(other)) out.push_back({other, share(encode_disconnect(id))});
       pairs_.erase(pit);
+    }
+  }
+  if (registry_) {
+    for (const auto& id : it->second) release_viewer(id);
+    if (auto s = streamers_.find(p); s != streamers_.end()) {
+      // The viewer of a departing render instance is told its connection is gone.
+      if (auto pit = pairs_.find(s->second.viewer); pit != pairs_.end()) {
+        const peer_id viewer = pit->second.first;
+        if (owners_.contains(viewer)) out.push_back({viewer, share(encode_disconnect(s->second.viewer))});
+        pairs_.erase(pit);
+      }
+      streamers_.erase(s);
     }
   }
   owned_ids_ -= it->second.size();

@@ -200,3 +200,93 @@ TEST(ws_registry_limits, unknown_sockets_are_ignored) {
 }
 
 }  // namespace
+
+namespace {
+
+using namespace signaling;
+
+class ws_streamers : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    const auto reg = r.open_streamer(10, "render-0");
+    ASSERT_EQ(reg.size(), 1U);
+    EXPECT_EQ(nlohmann::json::parse(*reg[0].payload), nlohmann::json::parse(R"({"type":"registered","role":"streamer","name":"render-0"})"));
+    r.open_streamer(11, "");
+    for (peer_id p : {1, 2, 3}) r.open(p);
+  }
+  ws_registry r{false, true};
+};
+
+TEST_F(ws_streamers, each_viewer_gets_its_own_streamer_and_the_extra_one_an_error) {
+  EXPECT_EQ(run(r, 1, connect("a"))[0].msg["type"], "connect");
+  EXPECT_EQ(run(r, 2, connect("b"))[0].msg["type"], "connect");
+  EXPECT_EQ(r.streamers_busy(), 2U);
+  const auto out = run(r, 3, connect("c"));
+  ASSERT_EQ(out.size(), 1U);
+  EXPECT_EQ(out[0].msg["type"], "error");
+  EXPECT_EQ(out[0].msg["code"], "no_free_streamer");
+  EXPECT_EQ(r.counts().refused_no_streamer, 1U);
+}
+
+TEST_F(ws_streamers, offers_candidates_and_answers_stay_within_the_assignment) {
+  run(r, 1, connect("a"));
+  run(r, 2, connect("b"));
+  auto out = run(r, 1, offer("a"));
+  ASSERT_EQ(out.size(), 1U);
+  EXPECT_EQ(out[0].to, 10U);
+  out = run(r, 2, candidate("b"));
+  ASSERT_EQ(out.size(), 1U);
+  EXPECT_EQ(out[0].to, 11U);
+  out = run(r, 10, answer("a"));
+  ASSERT_EQ(out.size(), 1U);
+  EXPECT_EQ(out[0].to, 1U);
+  out = run(r, 10, offer("a"));  // renegotiation from the renderer adds its media
+  ASSERT_EQ(out.size(), 1U);
+  EXPECT_EQ(out[0].to, 1U);
+}
+
+TEST_F(ws_streamers, a_leaving_viewer_frees_its_streamer) {
+  run(r, 1, connect("a"));
+  run(r, 2, connect("b"));
+  auto out = closing(r, 1);
+  ASSERT_EQ(out.size(), 1U);
+  EXPECT_EQ(out[0].to, 10U);
+  EXPECT_EQ(out[0].msg["type"], "disconnect");
+  EXPECT_EQ(run(r, 3, connect("c"))[0].msg["type"], "connect");
+  EXPECT_EQ(r.streamers_busy(), 2U);
+  run(r, 3, disconnect("c"));
+  EXPECT_EQ(r.streamers_busy(), 1U);
+}
+
+TEST_F(ws_streamers, a_leaving_streamer_disconnects_its_viewer) {
+  run(r, 1, connect("a"));
+  const auto out = closing(r, 10);
+  ASSERT_EQ(out.size(), 1U);
+  EXPECT_EQ(out[0].to, 1U);
+  EXPECT_EQ(out[0].msg["connectionId"], "a");
+  EXPECT_EQ(r.streamers(), 1U);
+}
+
+TEST_F(ws_streamers, register_message_and_its_refusals) {
+  auto out = run(r, 3, R"({"type":"register","role":"streamer","name":"late"})");
+  ASSERT_EQ(out.size(), 1U);
+  EXPECT_EQ(out[0].msg["type"], "registered");
+  EXPECT_EQ(r.streamers(), 3U);
+  run(r, 1, connect("a"));
+  out = run(r, 1, R"({"type":"register","role":"streamer"})");
+  EXPECT_EQ(out[0].msg["code"], "invalid_state");
+  ws_registry plain{false, false};
+  plain.open(1);
+  out = run(plain, 1, R"({"type":"register","role":"streamer"})");
+  EXPECT_EQ(out[0].msg["code"], "registry_disabled");
+}
+
+TEST(ws_streamers_none, viewers_get_a_clear_error_when_nobody_registered) {
+  ws_registry r{false, true};
+  r.open(1);
+  const auto out = run(r, 1, connect("a"));
+  ASSERT_EQ(out.size(), 1U);
+  EXPECT_EQ(out[0].msg["code"], "no_free_streamer");
+}
+
+}  // namespace
