@@ -1,6 +1,7 @@
 #include "signal/config.hpp"
 
 #include <CLI/CLI.hpp>
+#include <toml++/toml.h>
 
 #include <cstdlib>
 #include <fstream>
@@ -32,6 +33,55 @@ std::string read_secret_file(const std::string& path) {
   return s;
 }
 
+// Gives `opt` a value from a lower-precedence source (our env alias or the TOML file) unless a flag or
+// the environment already set it.
+void apply_value(CLI::Option* opt, const std::vector<std::string>& values) {
+  if (opt->count() > 0 || values.empty()) return;
+  for (const auto& v : values) opt->add_result(v);
+  opt->run_callback();
+}
+
+// Reads the TOML file; keys are long option names. Throws with file:line on any problem.
+void apply_toml(CLI::App& app, const std::string& path) {
+  toml::table table;
+  try {
+    table = toml::parse_file(path);
+  } catch (const toml::parse_error& e) {
+    const auto& where = e.source().begin;
+    throw std::runtime_error(path + ":" + std::to_string(where.line) + ":" + std::to_string(where.column) + ": " +
+                             std::string(e.description()));
+  }
+  for (const auto& [key, node] : table) {
+    const std::string name(key.str());
+    const auto line = std::to_string(node.source().begin.line);
+    CLI::Option* opt = nullptr;
+    try {
+      opt = (name == "config" || name == "help") ? nullptr : app.get_option("--" + name);
+    } catch (const CLI::OptionNotFound&) {
+    }
+    if (!opt) throw std::runtime_error(path + ":" + line + ": unknown setting '" + name + "'");
+    std::vector<std::string> values;
+    const auto scalar = [&](const toml::node& n) -> std::string {
+      if (n.is_string()) return *n.value<std::string>();
+      if (n.is_boolean()) return *n.value<bool>() ? "true" : "false";
+      if (n.is_integer()) return std::to_string(*n.value<std::int64_t>());
+      if (n.is_floating_point()) return std::to_string(*n.value<double>());
+      throw std::runtime_error(path + ":" + line + ": '" + name + "' must be a string, number or boolean");
+    };
+    if (const auto* arr = node.as_array()) {
+      for (const auto& item : *arr) values.push_back(scalar(item));
+    } else {
+      values.push_back(scalar(node));
+    }
+    if (opt->get_expected_min() == 0 && values.size() == 1 && values[0] == "false") continue;  // flag left off
+    try {
+      apply_value(opt, values);
+    } catch (const CLI::Error& e) {
+      throw std::runtime_error(path + ":" + line + ": " + name + ": " + e.what());
+    }
+  }
+}
+
 }  // namespace
 
 cli_result parse_command_line(int argc, const char* const* argv) {
@@ -46,13 +96,15 @@ cli_result parse_command_line(int argc, const char* const* argv) {
   app.option_defaults()->always_capture_default();
 
   // The reference webapp's flags and environment variables.
-  app.add_option("-p,--port", c.port, "Listen port (0 picks a free port; see --ready-file)")->envname("PORT");
-  app.add_flag("-s,--secure", c.secure, "Serve HTTPS/WSS on the same port")->envname("SECURE");
-  app.add_option("-k,--keyfile", c.keyfile, "PEM private key for --secure")->envname("KEYFILE");
-  app.add_option("-c,--certfile", c.certfile, "PEM certificate chain for --secure")->envname("CERTFILE");
-  app.add_option("-t,--type", c.type, "Signaling transport: websocket or http (other values: websocket)")->envname("TYPE");
-  app.add_option("-m,--mode", c.mode, "private pairs by connection id; anything else is public")->envname("MODE");
-  app.add_option("-l,--logging", c.logging, "Access log format: dev, combined, short, tiny or none")->envname("LOGGING");
+  // Each also reads SPARC_SIGNAL_<NAME> when the reference's variable is unset.
+  std::vector<CLI::Option*> reference{
+      app.add_option("-p,--port", c.port, "Listen port (0 picks a free port; see --ready-file)")->envname("PORT"),
+      app.add_flag("-s,--secure", c.secure, "Serve HTTPS/WSS on the same port")->envname("SECURE"),
+      app.add_option("-k,--keyfile", c.keyfile, "PEM private key for --secure")->envname("KEYFILE"),
+      app.add_option("-c,--certfile", c.certfile, "PEM certificate chain for --secure")->envname("CERTFILE"),
+      app.add_option("-t,--type", c.type, "Signaling transport: websocket or http (other values: websocket)")->envname("TYPE"),
+      app.add_option("-m,--mode", c.mode, "private pairs by connection id; anything else is public")->envname("MODE"),
+      app.add_option("-l,--logging", c.logging, "Access log format: dev, combined, short, tiny or none")->envname("LOGGING")};
 
   const auto ours = [&](CLI::Option* o) {
     o->envname(env_name(o->get_single_name()));
@@ -100,7 +152,8 @@ cli_result parse_command_line(int argc, const char* const* argv) {
                     "Streamer registry (public mode): each viewer gets one free render instance; renderers join\n"
                     "with ?role=streamer&name=N on their signaling URL or a {\"type\":\"register\"} message"));
   ours(app.add_flag("--compat", c.compat, "Pure compatibility: no keepalive pings, no extensions"));
-  app.set_config("--config", "", "TOML file with the long option names as keys (ping-interval = 5)");
+  std::string config_file;
+  ours(app.add_option("--config", config_file, "TOML file with long option names as keys (ping-interval = 5)"));
   app.set_version_flag("--version", "sparc-signal 0.1.0");
 
   try {
@@ -110,6 +163,12 @@ cli_result parse_command_line(int argc, const char* const* argv) {
   }
 
   try {
+    // Lower-precedence sources, in order: our aliases of the reference variables, then the file.
+    for (auto* opt : reference) {
+      const char* alias = std::getenv(env_name(opt->get_single_name()).c_str());
+      if (alias && *alias) apply_value(opt, {alias});
+    }
+    if (!config_file.empty()) apply_toml(app, config_file);
     c.metrics = !no_metrics;
     c.ice.turn_ttl_s = static_cast<std::int64_t>(ttl);
     if (!secret_file.empty()) {

@@ -16,7 +16,8 @@ signaling::cli_result parse(std::vector<const char*> args) {
 class config_env : public ::testing::Test {
  protected:
   void TearDown() override {
-    for (const char* v : {"PORT", "TYPE", "MODE", "LOGGING", "SPARC_SIGNAL_PING_INTERVAL", "SPARC_TURN_SECRET"}) ::unsetenv(v);
+    for (const char* v : {"PORT", "TYPE", "MODE", "LOGGING", "SPARC_SIGNAL_PING_INTERVAL", "SPARC_TURN_SECRET", "SPARC_SIGNAL_MODE"})
+      ::unsetenv(v);
   }
 };
 
@@ -74,6 +75,32 @@ TEST_F(config_env, toml_file_is_below_environment_and_flags) {
   EXPECT_TRUE(r.cfg->is_private());
   r = parse({"--config", path.c_str(), "-p", "7001"});
   EXPECT_EQ(r.cfg->port, 7001);
+  ::setenv("MODE", "from-env", 1);
+  r = parse({"--config", path.c_str()});
+  ASSERT_TRUE(r.cfg);
+  EXPECT_EQ(r.cfg->mode, "from-env") << "the environment beats the file";
+  ::unsetenv("MODE");
+}
+
+TEST_F(config_env, toml_errors_name_file_and_line) {
+  const std::string path = ::testing::TempDir() + "sparc-signal-bad.toml";
+  std::ofstream(path) << "port = 7000\nno-such-key = 1\n";
+  EXPECT_FALSE(parse({"--config", path.c_str()}).cfg);
+  std::ofstream(path) << "port = \"not a number\"\n";
+  EXPECT_FALSE(parse({"--config", path.c_str()}).cfg);
+  std::ofstream(path) << "port = [\n";
+  EXPECT_FALSE(parse({"--config", path.c_str()}).cfg);
+}
+
+TEST_F(config_env, reference_settings_also_read_sparc_signal_variables) {
+  ::setenv("SPARC_SIGNAL_MODE", "private", 1);
+  auto r = parse({});
+  ASSERT_TRUE(r.cfg);
+  EXPECT_TRUE(r.cfg->is_private());
+  ::setenv("MODE", "public", 1);
+  r = parse({});
+  EXPECT_FALSE(r.cfg->is_private()) << "the reference variable wins when both are set";
+  ::unsetenv("SPARC_SIGNAL_MODE");
 }
 
 TEST_F(config_env, turn_secret_comes_from_file_or_env_never_a_flag) {
