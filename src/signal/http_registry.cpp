@@ -86,9 +86,14 @@ void http_registry::remove_connection(const std::string& session, const std::str
       }
     }
   } else {
-    // Public: every other session learns of it (and, as in the reference, keeps listing the id).
+    // Public: every other session learns of it. Unlike the reference (quirk Q7) the pair partner stops
+    // listing the id, so a long-lived Unity session never fills up with ids of departed viewers.
     for (auto& [sid, other] : sessions_)
       if (sid != session) push_disconnect(other, id, datetime);
+    if (auto it = pairs_.find(id); it != pairs_.end()) {
+      if (auto* o = find(it->second.other(session)); o && o != s)
+        if (auto pos = std::find(o->ids.begin(), o->ids.end(), id); pos != o->ids.end()) o->ids.erase(pos);
+    }
   }
   pairs_.erase(id);
   erase_by_id(s->offers, id);

@@ -45,6 +45,16 @@ bool ws_registry::assigned_route(peer_id from, const std::string& id, const std:
   return true;
 }
 
+void ws_registry::disown(peer_id p, const std::string& id) {
+  auto it = owners_.find(p);
+  if (it == owners_.end()) return;
+  auto& ids = it->second;
+  if (auto pos = std::find(ids.begin(), ids.end(), id); pos != ids.end()) {
+    ids.erase(pos);
+    --owned_ids_;
+  }
+}
+
 bool ws_registry::own(peer_id p, const std::string& id) {
   auto it = owners_.find(p);
   if (it == owners_.end()) return false;
@@ -137,14 +147,15 @@ void ws_registry::on_disconnect(peer_id from, const disconnect_msg& m, std::vect
   auto payload = share(encode_disconnect(m.connection_id));
   if (m.connection_id) {
     const auto& id = *m.connection_id;
-    auto& ids = owners_[from];
-    if (auto pos = std::find(ids.begin(), ids.end(), id); pos != ids.end()) {
-      ids.erase(pos);
-      --owned_ids_;
-    }
+    disown(from, id);
     if (auto it = pairs_.find(id); it != pairs_.end()) {
       const peer_id other = it->second.other(from);
-      if (other != 0 && other != from) out.push_back({other, payload});
+      if (other != 0 && other != from) {
+        out.push_back({other, payload});
+        // The reference keeps the id in the partner's set forever; dropping it is invisible on the
+        // wire and keeps a long-lived Unity socket under the per-socket id bound.
+        disown(other, id);
+      }
       pairs_.erase(it);
     }
     if (registry_) release_viewer(id);
@@ -225,7 +236,10 @@ std::vector<delivery> ws_registry::close(peer_id p) {
   for (const auto& id : it->second) {
     if (auto pit = pairs_.find(id); pit != pairs_.end()) {
       const peer_id other = pit->second.other(p);
-      if (other != 0 && other != p && owners_.contains(other)) out.push_back({other, share(encode_disconnect(id))});
+      if (other != 0 && other != p && owners_.contains(other)) {
+        out.push_back({other, share(encode_disconnect(id))});
+        disown(other, id);
+      }
       pairs_.erase(pit);
     }
   }

@@ -68,6 +68,7 @@ class ws_registry {
   void on_candidate(peer_id from, const candidate_msg& m, std::int64_t now, std::vector<delivery>& out);
   void broadcast(peer_id except, const std::shared_ptr<const std::string>& payload, std::vector<delivery>& out) const;
   bool own(peer_id p, const std::string& id);
+  void disown(peer_id p, const std::string& id);
   void release_viewer(const std::string& id);
   bool assigned_route(peer_id from, const std::string& id, const std::shared_ptr<const std::string>& payload,
                       std::vector<delivery>& out);

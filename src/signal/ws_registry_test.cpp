@@ -290,3 +290,30 @@ TEST(ws_streamers_none, viewers_get_a_clear_error_when_nobody_registered) {
 }
 
 }  // namespace
+
+namespace {
+
+using namespace signaling;
+
+TEST(ws_registry_longevity, a_unity_socket_serves_far_more_viewers_than_the_id_bound) {
+  for (const bool private_mode : {false, true}) {
+    ws_registry r{private_mode};
+    r.open(1);  // the long-lived render instance
+    for (peer_id viewer = 100; viewer < 300; ++viewer) {
+      r.open(viewer);
+      const std::string id = "v" + std::to_string(viewer);
+      if (private_mode) {
+        run(r, 1, connect(id.c_str()));
+        ASSERT_EQ(run(r, viewer, connect(id.c_str()))[0].msg["type"], "connect");
+      } else {
+        run(r, viewer, connect(id.c_str()));
+        run(r, viewer, offer(id.c_str()));
+        ASSERT_EQ(run(r, 1, answer(id.c_str())).size(), 1U);
+      }
+      closing(r, viewer);
+    }
+    EXPECT_EQ(r.connection_ids(), 0U) << "private=" << private_mode;
+  }
+}
+
+}  // namespace
