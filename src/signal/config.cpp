@@ -159,7 +159,8 @@ cli_result parse_command_line(int argc, const char* const* argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    return {std::nullopt, app.exit(e)};
+    const int code = app.exit(e);  // prints help, version or the error
+    return {std::nullopt, code == 0 ? 0 : 2};
   }
 
   try {
