@@ -73,33 +73,33 @@ void http_registry::push_disconnect(session_state& s, const std::string& id, std
   s.disconnects.push_back({id, datetime});
 }
 
+void http_registry::forget(session_state& s, const std::string& id) {
+  if (auto pos = std::find(s.ids.begin(), s.ids.end(), id); pos != s.ids.end()) s.ids.erase(pos);
+  erase_by_id(s.offers, id);
+  erase_by_id(s.answers, id);
+  s.candidates.erase(std::remove_if(s.candidates.begin(), s.candidates.end(), [&](const auto& c) { return c.first == id; }),
+                     s.candidates.end());
+}
+
 void http_registry::remove_connection(const std::string& session, const std::string& id, std::int64_t datetime) {
   auto* s = find(session);
   if (!s) return;
-  if (auto pos = std::find(s->ids.begin(), s->ids.end(), id); pos != s->ids.end()) s->ids.erase(pos);
+  session_state* partner = nullptr;
+  if (auto it = pairs_.find(id); it != pairs_.end()) {
+    partner = find(it->second.other(session));
+    if (partner == s) partner = nullptr;
+  }
   if (private_) {
-    if (auto it = pairs_.find(id); it != pairs_.end()) {
-      const std::string other = it->second.other(session);
-      if (auto* o = other.empty() ? nullptr : find(other)) {
-        if (auto pos = std::find(o->ids.begin(), o->ids.end(), id); pos != o->ids.end()) o->ids.erase(pos);
-        push_disconnect(*o, id, datetime);
-      }
-    }
+    if (partner) push_disconnect(*partner, id, datetime);
   } else {
-    // Public: every other session learns of it. Unlike the reference (quirk Q7) the pair partner stops
-    // listing the id, so a long-lived Unity session never fills up with ids of departed viewers.
     for (auto& [sid, other] : sessions_)
       if (sid != session) push_disconnect(other, id, datetime);
-    if (auto it = pairs_.find(id); it != pairs_.end()) {
-      if (auto* o = find(it->second.other(session)); o && o != s)
-        if (auto pos = std::find(o->ids.begin(), o->ids.end(), id); pos != o->ids.end()) o->ids.erase(pos);
-    }
   }
+  // Unlike the reference (quirk Q7) the partner also forgets the id and what it posted for it, so a
+  // long-lived Unity session never fills its bounds with ids of departed viewers.
+  if (partner) forget(*partner, id);
   pairs_.erase(id);
-  erase_by_id(s->offers, id);
-  erase_by_id(s->answers, id);
-  s->candidates.erase(std::remove_if(s->candidates.begin(), s->candidates.end(), [&](const auto& c) { return c.first == id; }),
-                      s->candidates.end());
+  forget(*s, id);
   push_disconnect(*s, id, datetime);
 }
 

@@ -88,6 +88,7 @@ class http_registry {
   const session_state* find(const std::string& session) const;
   void add_id(session_state& s, const std::string& id);
   void push_disconnect(session_state& s, const std::string& id, std::int64_t datetime);
+  void forget(session_state& s, const std::string& id);
   void remove_connection(const std::string& session, const std::string& id, std::int64_t datetime);
   std::vector<const session_state*> ordered_others(const std::string& session) const;
 

@@ -170,3 +170,25 @@ TEST(http_limits, candidates_per_id_are_bounded) {
 }
 
 }  // namespace
+
+namespace {
+
+using namespace signaling;
+
+TEST(http_longevity, a_unity_session_serves_far_more_viewers_than_the_bounds) {
+  http_registry r(false, 1000000);
+  const auto unity = *r.create_session(0);
+  for (int v = 0; v < 200; ++v) {
+    const auto viewer = *r.create_session(v);
+    const std::string id = "v" + std::to_string(v);
+    r.create_connection(viewer, id, v);
+    r.post_offer(viewer, id, "o", v);
+    r.post_answer(unity, id, "a", v);
+    r.post_candidate(unity, {id, nlohmann::json("c"), {}, {}}, v);
+    ASSERT_EQ(r.candidates(viewer, 0).size(), 1U) << v;
+    r.delete_session(viewer, v);
+  }
+  EXPECT_EQ(r.connection_ids(), 0U);
+}
+
+}  // namespace
