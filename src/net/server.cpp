@@ -150,7 +150,7 @@ asio::awaitable<bool> connection::serve_http() {
     if (outcome.status == parse_status::error) {
       ++srv_.stats_.http_bad_requests;
       auto resp = text_response(outcome.error_status, outcome.error);
-      resp.headers.emplace_back("Access-Control-Allow-Origin", "*");
+      for (const auto& extra : srv_.limits_.own_response_headers) resp.headers.push_back(extra);
       auto bytes = serialize(resp, false);
       h.access({ip_, nullptr, resp.status, resp.body.size(), {}});
       core::log::event(*srv_.log_, spdlog::level::info, "http_bad_request",
@@ -360,13 +360,13 @@ asio::awaitable<void> server::accept_loop(tcp::acceptor& acceptor) {
     if (over_ip || over_total) {
       ++(over_ip ? stats_.refused_per_ip : stats_.refused_capacity);
       if (count == 0) per_ip_.erase(ip);
-      static const std::string busy = serialize(
-          [] {
-            auto r = text_response(503, "too many connections");
-            r.headers.emplace_back("Retry-After", "5");
-            return r;
-          }(),
-          false);
+      if (busy_response_.empty()) {
+        auto r = text_response(503, "too many connections");
+        r.headers.emplace_back("Retry-After", "5");
+        for (const auto& h : limits_.own_response_headers) r.headers.push_back(h);
+        busy_response_ = serialize(r, false);
+      }
+      const std::string& busy = busy_response_;
       socket.non_blocking(true, ep_ec);
       socket.write_some(asio::buffer(busy), ep_ec);
       socket.close(ep_ec);

@@ -30,6 +30,8 @@ struct server_limits {
   std::chrono::milliseconds http_idle_timeout = 30s;  ///< keep-alive connection with no request
   std::chrono::milliseconds ws_ping_interval = 20s;   ///< 0 disables pings (pure compatibility)
   std::chrono::milliseconds ws_idle_timeout = 0s;     ///< 0: no idle limit beyond the ping check
+  /// Headers added to the responses the server writes itself (parse errors, 503 when full), e.g. CORS.
+  std::vector<std::pair<std::string, std::string>> own_response_headers;
 };
 
 /// Counters the server keeps; read by the component for metrics.
@@ -140,6 +142,7 @@ class server {
   std::unordered_set<connection*> connections_;
   std::unordered_map<std::string, std::uint32_t> per_ip_;
   server_stats stats_;
+  std::string busy_response_;  ///< the 503 written to refused sockets, built once
   std::uint64_t next_id_ = 1;
   bool stopping_ = false;
   bool sweeping_ = false;

@@ -37,6 +37,7 @@ net::server_limits limits_from(const config& c) {
   l.handshake_timeout = to_ms(c.handshake_timeout_s);
   l.http_idle_timeout = to_ms(c.idle_timeout_s);
   l.ws_ping_interval = to_ms(c.ping_interval_s);
+  l.own_response_headers = {{"Access-Control-Allow-Origin", "*"}};
   return l;
 }
 
