@@ -42,8 +42,16 @@ class connection final : public std::enable_shared_from_this<connection>, public
   void half_close() noexcept;
 
  private:
-  asio::awaitable<bool> serve_http();
-  asio::awaitable<void> serve_websocket(ws_handler& handler, const http_request& upgrade);
+  asio::awaitable<ws_handler*> serve_http(http_request& upgrade);
+  // The WebSocket phase runs on plain callbacks: an idle socket then holds one small pending wait
+  // operation instead of a chain of coroutine frames.
+  void start_websocket(ws_handler& handler, const http_request& upgrade);
+  void arm_read();
+  void on_readable(const error_code& ec);
+  void on_tls_read(const error_code& ec, std::size_t n);
+  void handle_chunk(std::span<char> chunk);
+  void finish_websocket();
+  void notify_close();
   asio::awaitable<void> write_all(std::string data);
   asio::awaitable<void> writer(std::shared_ptr<connection> self);
   void start_writer();
@@ -72,6 +80,7 @@ class connection final : public std::enable_shared_from_this<connection>, public
   bool writing_ = false;
   bool closing_ = false;  ///< close frame queued; no more sends
   bool ping_outstanding_ = false;
+  bool reading_ = true;  ///< false once the reader saw a close frame or a violation
   std::size_t served_ = 0;  ///< HTTP requests answered on this connection
 };
 
@@ -129,12 +138,17 @@ asio::awaitable<void> connection::run() {
       co_return;
     }
   }
-  const bool upgraded = co_await serve_http();
-  if (!upgraded) abort();
+  ws_handler* handler = nullptr;
+  {
+    http_request upgrade;
+    handler = co_await serve_http(upgrade);
+    if (handler) start_websocket(*handler, upgrade);
+  }
+  if (!handler) abort();
 }
 
-// Returns true when the connection became a WebSocket (which has then finished).
-asio::awaitable<bool> connection::serve_http() {
+// Serves requests until the connection ends (nullptr) or upgrades (the handler; `upgrade` filled in).
+asio::awaitable<ws_handler*> connection::serve_http(http_request& upgrade) {
   auto& h = srv_.handler_;
   for (;;) {
     http_request req;
@@ -143,7 +157,7 @@ asio::awaitable<bool> connection::serve_http() {
     if (outcome.status == parse_status::need_more) {
       error_code ec;
       const auto chunk = co_await stream_.read_chunk(ec);
-      if (ec || chunk.empty()) co_return false;
+      if (ec || chunk.empty()) co_return nullptr;
       inbuf_.append(chunk.data(), chunk.size());
       continue;
     }
@@ -156,7 +170,7 @@ asio::awaitable<bool> connection::serve_http() {
       core::log::event(*srv_.log_, spdlog::level::info, "http_bad_request",
                        {{"conn", id_}, {"status", outcome.error_status}, {"reason", outcome.error}});
       co_await write_all(std::move(bytes));
-      co_return false;
+      co_return nullptr;
     }
     inbuf_.erase(0, outcome.consumed);
     ++srv_.stats_.http_requests;
@@ -168,9 +182,9 @@ asio::awaitable<bool> connection::serve_http() {
       auto resp = ok ? ws::handshake_response(req, ok) : std::move(refusal);
       h.access({ip_, &req, resp.status, 0, std::chrono::duration_cast<std::chrono::microseconds>(clock::now() - started)});
       co_await write_all(serialize(resp, ok && req.keep_alive()));
-      if (!ok) co_return false;
-      co_await serve_websocket(*handler, req);
-      co_return true;
+      if (!ok || !stream_.socket().is_open()) co_return nullptr;
+      upgrade = std::move(req);
+      co_return handler;
     }
 
     auto resp = h.handle(req, ip_);
@@ -180,46 +194,76 @@ asio::awaitable<bool> connection::serve_http() {
               std::chrono::duration_cast<std::chrono::microseconds>(clock::now() - started)});
     co_await write_all(std::move(bytes));
     ++served_;
-    if (!keep || !stream_.socket().is_open()) co_return false;
+    if (!keep || !stream_.socket().is_open()) co_return nullptr;
     deadline_ = clock::now() + srv_.limits_.http_idle_timeout;
   }
 }
 
-asio::awaitable<void> connection::serve_websocket(ws_handler& handler, const http_request& upgrade) {
+void connection::start_websocket(ws_handler& handler, const http_request& upgrade) {
   websocket_ = true;
   handler_ = &handler;
   deadline_ = clock::time_point::max();
   last_rx_ = clock::now();
   ++srv_.stats_.open_websockets;
-  auto self = shared_from_this();
   handler.on_open(*this, upgrade);
   // Bytes that arrived behind the upgrade request belong to the WebSocket.
-  bool reading = true;
-  if (!inbuf_.empty()) {
-    std::string early = std::move(inbuf_);
-    reading = reader_.feed(std::span<char>(early.data(), early.size()), *this);
-  }
+  std::string early = std::move(inbuf_);
   inbuf_ = std::string();
-  bool notified = false;
-  const auto notify = [&] {
-    if (notified) return;
-    notified = true;
-    --srv_.stats_.open_websockets;
-    handler_ = nullptr;
-    handler.on_close(*this);
-  };
-  for (;;) {
-    // Once our close frame is queued, keep reading (and discarding) until the peer closes or the
-    // deadline passes, so the close frame is not lost to a reset.
-    if (!reading || closing_) notify();
-    error_code ec;
-    const auto chunk = co_await stream_.read_chunk(ec);
-    if (ec || chunk.empty()) break;
-    last_rx_ = clock::now();
-    ping_outstanding_ = false;
-    if (reading && !closing_) reading = reader_.feed(chunk, *this);
+  if (!early.empty()) handle_chunk(std::span<char>(early.data(), early.size()));
+  arm_read();
+}
+
+void connection::arm_read() {
+  if (!stream_.socket().is_open()) return finish_websocket();
+  if (stream_.is_tls()) {
+    const auto buf = stream_.tls_buffer();
+    stream_.tls().async_read_some(asio::buffer(buf.data(), buf.size()),
+                                  [self = shared_from_this()](const error_code& ec, std::size_t n) { self->on_tls_read(ec, n); });
+  } else {
+    stream_.socket().async_wait(tcp::socket::wait_read,
+                                [self = shared_from_this()](const error_code& ec) { self->on_readable(ec); });
   }
-  notify();
+}
+
+void connection::on_readable(const error_code& wait_ec) {
+  if (wait_ec) return finish_websocket();
+  for (;;) {
+    error_code ec;
+    const auto chunk = stream_.read_now(ec);
+    if (ec == asio::error::would_block || ec == asio::error::try_again) break;
+    if (ec || chunk.empty()) return finish_websocket();
+    handle_chunk(chunk);
+    // A read that did not fill the buffer drained the socket; Asio remembers later readiness.
+    if (chunk.size() < stream::scratch_capacity()) break;
+  }
+  arm_read();
+}
+
+void connection::on_tls_read(const error_code& ec, std::size_t n) {
+  if (ec || n == 0) return finish_websocket();
+  handle_chunk(stream_.tls_buffer().first(n));
+  arm_read();
+}
+
+void connection::handle_chunk(std::span<char> chunk) {
+  last_rx_ = clock::now();
+  ping_outstanding_ = false;
+  // Once our close frame is queued, keep reading (and discarding) until the peer closes or the
+  // deadline passes, so the close frame is not lost to a reset.
+  if (reading_ && !closing_) reading_ = reader_.feed(chunk, *this);
+  if (!reading_ || closing_) notify_close();
+}
+
+void connection::notify_close() {
+  if (!handler_) return;
+  auto* handler = handler_;
+  handler_ = nullptr;
+  --srv_.stats_.open_websockets;
+  handler->on_close(*this);
+}
+
+void connection::finish_websocket() {
+  notify_close();
   abort();
 }
 

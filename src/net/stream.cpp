@@ -43,10 +43,10 @@ asio::awaitable<error_code> stream::handshake() {
 asio::awaitable<std::span<char>> stream::read_chunk(error_code& ec) {
   ec = {};
   if (tls_) {
-    if (!tls_buffer_) tls_buffer_ = std::make_unique<char[]>(tls_buffer_bytes);
-    const std::size_t n = co_await tls_->async_read_some(asio::buffer(tls_buffer_.get(), tls_buffer_bytes),
-                                                         asio::redirect_error(asio::use_awaitable, ec));
-    co_return std::span<char>(tls_buffer_.get(), ec ? 0 : n);
+    const auto buf = tls_buffer();
+    const std::size_t n =
+        co_await tls_->async_read_some(asio::buffer(buf.data(), buf.size()), asio::redirect_error(asio::use_awaitable, ec));
+    co_return buf.first(ec ? 0 : n);
   }
   for (;;) {
     const auto buf = scratch();
@@ -56,6 +56,19 @@ asio::awaitable<std::span<char>> stream::read_chunk(error_code& ec) {
     co_await plain_.async_wait(tcp::socket::wait_read, asio::redirect_error(asio::use_awaitable, ec));
     if (ec) co_return std::span<char>{};
   }
+}
+
+std::span<char> stream::read_now(error_code& ec) {
+  const auto buf = scratch();
+  const std::size_t n = plain_.read_some(asio::buffer(buf.data(), buf.size()), ec);
+  return ec ? std::span<char>{} : buf.first(n);
+}
+
+std::size_t stream::scratch_capacity() noexcept { return scratch_bytes; }
+
+std::span<char> stream::tls_buffer() {
+  if (!tls_buffer_) tls_buffer_ = std::make_unique<char[]>(tls_buffer_bytes);
+  return {tls_buffer_.get(), tls_buffer_bytes};
 }
 
 std::size_t stream::try_write(std::span<const char> bytes, error_code& ec) {

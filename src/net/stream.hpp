@@ -31,6 +31,16 @@ class stream {
   /// Reads the next chunk. The returned bytes stay valid until the next co_await on this thread.
   asio::awaitable<std::span<char>> read_chunk(error_code& ec);
 
+  /// Plain only: one non-blocking read into the thread's scratch buffer (would_block when drained).
+  /// The bytes stay valid until the next read on this thread.
+  std::span<char> read_now(error_code& ec);
+  /// Plain only: capacity of the scratch buffer (a read that fills it may have left more behind).
+  static std::size_t scratch_capacity() noexcept;
+
+  /// TLS only: the stream and a per-connection buffer for callback-style reads.
+  asio::ssl::stream<tcp::socket>& tls() noexcept { return *tls_; }
+  std::span<char> tls_buffer();
+
   /// Writes without blocking as much as the kernel takes now (plain only; TLS returns 0).
   std::size_t try_write(std::span<const char> bytes, error_code& ec);
 
