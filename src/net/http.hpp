@@ -10,9 +10,9 @@ namespace net {
 
 /// Bounds applied while parsing one HTTP/1.1 request.
 struct http_parse_limits {
-  std::size_t max_header_bytes = 8 * 1024;  ///< request line + headers; browsers send < 2 KiB
+  std::size_t max_header_bytes = std::size_t{8} * 1024;  ///< request line + headers; browsers send < 2 KiB
   std::size_t max_headers = 64;
-  std::size_t max_body_bytes = 256 * 1024;  ///< SDP offers with many codecs stay far below this
+  std::size_t max_body_bytes = std::size_t{256} * 1024;  ///< SDP offers with many codecs stay far below this
 };
 
 struct http_request {

@@ -25,7 +25,7 @@ class connection final : public std::enable_shared_from_this<connection>, public
       : srv_(srv), stream_(std::move(s)), id_(id), ip_(std::move(ip)), reader_(srv.limits_.max_message_bytes) {
     deadline_ = clock::now() + srv_.limits_.handshake_timeout;
   }
-  ~connection() { srv_.release(this); }
+  ~connection() override { srv_.release(this); }
 
   std::uint64_t id() const noexcept override { return id_; }
   const std::string& remote_ip() const noexcept override { return ip_; }
@@ -361,7 +361,7 @@ void connection::on_violation(std::uint16_t code, std::string_view what) {
 
 server::server(asio::io_context& io, server_limits limits, http_handler& handler, asio::ssl::context* tls,
                std::shared_ptr<spdlog::logger> log)
-    : io_(io), limits_(limits), handler_(handler), tls_(tls), log_(std::move(log)), sweep_timer_(io), shutdown_timer_(io) {}
+    : io_(io), limits_(std::move(limits)), handler_(handler), tls_(tls), log_(std::move(log)), sweep_timer_(io), shutdown_timer_(io) {}
 
 server::~server() {
   for (auto* c : connections_) c->abort();

@@ -22,8 +22,8 @@ using namespace std::chrono_literals;
 /// Every bound the server enforces at its edge. Defaults are the production values.
 struct server_limits {
   http_parse_limits http;
-  std::size_t max_message_bytes = 256 * 1024;     ///< one WebSocket message; SDP offers are 2-20 KiB
-  std::size_t max_send_queue_bytes = 1024 * 1024;  ///< per socket; a reader this far behind is cut off
+  std::size_t max_message_bytes = std::size_t{256} * 1024;    ///< one WebSocket message; SDP offers are 2-20 KiB
+  std::size_t max_send_queue_bytes = std::size_t{1024} * 1024;  ///< per socket; a reader this far behind is cut off
   std::size_t max_sockets_per_ip = 256;            ///< browsers open a handful; one NAT'd site more
   std::size_t max_sockets = 19000;                 ///< below the 20,000 fd limit of the target machines
   std::chrono::milliseconds handshake_timeout = 10s;  ///< TLS handshake plus the first request's headers

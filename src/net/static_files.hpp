@@ -8,7 +8,7 @@
 namespace net {
 
 /// Files above this size are not served (the web client is a few small files).
-inline constexpr std::uintmax_t max_static_file_bytes = 16 * 1024 * 1024;
+inline constexpr std::uintmax_t max_static_file_bytes = std::uintmax_t{16} * 1024 * 1024;
 
 /// MIME type for a file name by extension; application/octet-stream when unknown.
 std::string_view mime_type(std::string_view filename) noexcept;

@@ -9,8 +9,8 @@
 namespace net {
 namespace {
 
-constexpr std::size_t scratch_bytes = 64 * 1024;  ///< one read syscall's worth; shared by all plain sockets of a thread
-constexpr std::size_t tls_buffer_bytes = 17 * 1024;  ///< one TLS record plus overhead
+constexpr std::size_t scratch_bytes = std::size_t{64} * 1024;  ///< one read syscall's worth; shared by all plain sockets of a thread
+constexpr std::size_t tls_buffer_bytes = std::size_t{17} * 1024;  ///< one TLS record plus overhead
 
 std::span<char> scratch() {
   thread_local std::array<char, scratch_bytes> buffer{};

@@ -31,9 +31,9 @@ struct config {
   double handshake_timeout_s = 10;
   double idle_timeout_s = 30;
   double session_timeout_s = 10;
-  std::size_t max_message_bytes = 256 * 1024;
-  std::size_t max_header_bytes = 8 * 1024;
-  std::size_t max_send_queue_bytes = 1024 * 1024;
+  std::size_t max_message_bytes = std::size_t{256} * 1024;
+  std::size_t max_header_bytes = std::size_t{8} * 1024;
+  std::size_t max_send_queue_bytes = std::size_t{1024} * 1024;
   std::size_t max_sockets_per_ip = 256;
   std::size_t max_sockets = 19000;
   double max_message_rate = 200;

@@ -470,7 +470,7 @@ int run(const config& cfg) {
   const auto level = core::log::parse_level(cfg.log_level).value_or(spdlog::level::info);
   core::log::init(cfg.log_format == "text" ? core::log::format::text : core::log::format::json, level);
   auto log = core::log::get("signal");
-  std::signal(SIGPIPE, SIG_IGN);
+  if (std::signal(SIGPIPE, SIG_IGN) == SIG_ERR) core::log::event(*log, spdlog::level::warn, "sigpipe_not_ignored");
   try {
     asio::io_context io(1);
     std::unique_ptr<asio::ssl::context> tls;
