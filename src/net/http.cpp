@@ -51,7 +51,7 @@ bool has_token(std::string_view value, std::string_view token) {
 }
 
 parse_outcome fail(int status, std::string reason) {
-  return {parse_status::error, 0, status, std::move(reason)};
+  return {parse_status::error, 0, false, status, std::move(reason)};
 }
 
 }  // namespace
@@ -79,6 +79,11 @@ bool http_request::keep_alive() const {
   const auto conn = header("connection");
   if (version_minor == 0) return conn && has_token(*conn, "keep-alive");
   return !(conn && has_token(*conn, "close"));
+}
+
+bool http_request::expects_continue() const {
+  const auto expect = header("expect");
+  return version_minor == 1 && expect && iequals(*expect, "100-continue");
 }
 
 bool http_request::wants_websocket() const {
@@ -193,9 +198,9 @@ parse_outcome parse_request(std::string_view buf, const http_parse_limits& limit
   const std::size_t body_len = content_length.value_or(0);
   if (body_len > limits.max_body_bytes) return fail(413, "request body too large");
   const std::size_t total = end + 4 + body_len;
-  if (buf.size() < total) return {};
+  if (buf.size() < total) return {parse_status::need_more, 0, true, 0, {}};
   out.body.assign(buf.substr(end + 4, body_len));
-  return {parse_status::done, total, 0, {}};
+  return {parse_status::done, total, true, 0, {}};
 }
 
 std::string_view status_text(int status) noexcept {

@@ -30,6 +30,8 @@ struct http_request {
   std::optional<std::string_view> query_param(std::string_view name) const;
   bool keep_alive() const;
   bool wants_websocket() const;
+  /// The client sent "Expect: 100-continue" and waits before sending the body (RFC 9110 10.1.1).
+  bool expects_continue() const;
 };
 
 enum class parse_status { need_more, done, error };
@@ -37,6 +39,7 @@ enum class parse_status { need_more, done, error };
 struct parse_outcome {
   parse_status status = parse_status::need_more;
   std::size_t consumed = 0;  ///< bytes of the buffer that made up the request (when done)
+  bool headers_complete = false;  ///< need_more, but only the body is missing
   int error_status = 0;      ///< HTTP status to answer with (when error)
   std::string error;         ///< short reason (when error)
 };

@@ -96,3 +96,17 @@ TEST(http_serialize, json_error_shape) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST(http_parser, reports_complete_headers_while_the_body_is_pending) {
+  net::http_request req;
+  const auto out = net::parse_request("POST / HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nContent-Length: 3\r\n\r\n", {}, req);
+  EXPECT_EQ(out.status, net::parse_status::need_more);
+  EXPECT_TRUE(out.headers_complete);
+  EXPECT_TRUE(req.expects_continue());
+  const auto partial = net::parse_request("POST / HTTP/1.1\r\nHost: a\r\n", {}, req);
+  EXPECT_FALSE(partial.headers_complete);
+}
+
+}  // namespace

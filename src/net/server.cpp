@@ -150,11 +150,16 @@ asio::awaitable<void> connection::run() {
 // Serves requests until the connection ends (nullptr) or upgrades (the handler; `upgrade` filled in).
 asio::awaitable<ws_handler*> connection::serve_http(http_request& upgrade) {
   auto& h = srv_.handler_;
+  bool continue_sent = false;
   for (;;) {
     http_request req;
     const auto started = clock::now();
     auto outcome = parse_request(inbuf_, srv_.limits_.http, req);
     if (outcome.status == parse_status::need_more) {
+      if (outcome.headers_complete && !continue_sent && req.expects_continue()) {
+        continue_sent = true;
+        co_await write_all("HTTP/1.1 100 Continue\r\n\r\n");
+      }
       error_code ec;
       const auto chunk = co_await stream_.read_chunk(ec);
       if (ec || chunk.empty()) co_return nullptr;
@@ -173,6 +178,7 @@ asio::awaitable<ws_handler*> connection::serve_http(http_request& upgrade) {
       co_return nullptr;
     }
     inbuf_.erase(0, outcome.consumed);
+    continue_sent = false;
     ++srv_.stats_.http_requests;
 
     if (req.wants_websocket()) {
@@ -428,6 +434,11 @@ asio::awaitable<void> server::accept_loop(tcp::acceptor& acceptor) {
 
 void server::release(connection* c) {
   connections_.erase(c);
+  if (stopping_ && connections_.empty()) {
+    // Nothing left to drain: let the io_context run out of work now rather than at the grace deadline.
+    shutdown_timer_.cancel();
+    sweep_timer_.cancel();
+  }
   --stats_.open_sockets;
   if (auto it = per_ip_.find(c->remote_ip()); it != per_ip_.end() && --it->second == 0) per_ip_.erase(it);
 }
