@@ -185,7 +185,7 @@ void http_registry::post_answer(const std::string& session, const std::string& i
       for (auto& c : list) c.datetime = now;
 }
 
-void http_registry::post_candidate(const std::string& session, const candidate_msg& c, std::int64_t now) {
+void http_registry::post_candidate(const std::string& session, const http_candidate& c, std::int64_t now) {
   auto* s = find(session);
   if (!s) return;
   auto it = std::find_if(s->candidates.begin(), s->candidates.end(), [&](const auto& e) { return e.first == c.connection_id; });

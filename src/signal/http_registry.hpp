@@ -11,6 +11,12 @@
 
 namespace signaling {
 
+/// A candidate as POSTed over HTTP; values are kept as the client's JSON values.
+struct http_candidate {
+  std::string connection_id;
+  std::optional<nlohmann::json> candidate, sdp_mline_index, sdp_mid;
+};
+
 /// The HTTP-polling state of the Unity Render Streaming webapp: sessions, their connection ids,
 /// and the offers, answers, candidates and disconnects waiting to be polled. Pure: time is passed
 /// in; the caller turns results into HTTP responses.
@@ -36,7 +42,7 @@ class http_registry {
   void delete_connection(const std::string& session, const std::string& id, std::int64_t now);
   void post_offer(const std::string& session, const std::string& id, nlohmann::ordered_json sdp, std::int64_t now);
   void post_answer(const std::string& session, const std::string& id, nlohmann::ordered_json sdp, std::int64_t now);
-  void post_candidate(const std::string& session, const candidate_msg& c, std::int64_t now);
+  void post_candidate(const std::string& session, const http_candidate& c, std::int64_t now);
 
   // Poll results as JSON arrays of the reference's element shapes.
   nlohmann::ordered_json connections(const std::string& session, std::int64_t now);

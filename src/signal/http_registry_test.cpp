@@ -12,7 +12,7 @@ std::string session(http_registry& r, std::int64_t now = 1000) {
   return *s;
 }
 
-candidate_msg cand(const std::string& id, const char* text) { return {id, nlohmann::json(text), nlohmann::json(0), nlohmann::json("0")}; }
+http_candidate cand(const std::string& id, const char* text) { return {id, nlohmann::json(text), nlohmann::json(0), nlohmann::json("0")}; }
 
 TEST(http_public, connect_is_polite_and_offer_visible_to_others_only) {
   http_registry r(false, 10000);

@@ -1,6 +1,7 @@
 #include "signal/protocol.hpp"
 
 #include "core/encoding.hpp"
+#include "core/json_scan.hpp"
 #include "signal/limits.hpp"
 
 namespace signaling {
@@ -14,34 +15,12 @@ core::result<client_message> fail(errc e, std::string* why, std::string_view rea
   return core::make_error_code(e);
 }
 
-// Rejects deep nesting before the JSON library sees the text.
-bool depth_ok(std::string_view text) {
-  std::size_t depth = 0;
-  bool in_string = false;
-  bool escaped = false;
-  for (const char c : text) {
-    if (in_string) {
-      if (escaped) escaped = false;
-      else if (c == '\\') escaped = true;
-      else if (c == '"') in_string = false;
-      continue;
-    }
-    if (c == '"') in_string = true;
-    else if (c == '[' || c == '{') {
-      if (++depth > limits::max_json_depth) return false;
-    } else if ((c == ']' || c == '}') && depth > 0) {
-      --depth;
-    }
-  }
-  return true;
-}
-
-// Appends "key":value inside an object, with a comma unless it is the first member.
-void append_field(std::string& out, std::string_view key, const json& value) {
+// Appends "key":<raw JSON> inside an object, with a comma unless it is the first member.
+void append_field(std::string& out, std::string_view key, std::string_view raw_value) {
   if (out.back() != '{') out += ',';
   core::append_json_string(out, key);
   out += ':';
-  out += value.dump(-1, ' ', false, json::error_handler_t::replace);
+  out += raw_value;
 }
 
 void start_relay(std::string& out, std::string_view type, std::string_view from) {
@@ -55,10 +34,8 @@ void start_relay(std::string& out, std::string_view type, std::string_view from)
 }  // namespace
 
 std::optional<json> parse_bounded(std::string_view text, std::string* why) {
-  if (!depth_ok(text)) {
-    if (why) *why = "JSON nested too deeply";
-    return std::nullopt;
-  }
+  // Validate (depth bound included) before the JSON library builds a tree.
+  if (!core::json_scan::validate(text, limits::max_json_depth, why)) return std::nullopt;
   json j = json::parse(text, nullptr, false);
   if (j.is_discarded()) {
     if (why) *why = "not valid JSON";
@@ -83,48 +60,64 @@ core::result<std::optional<std::string>> read_connection_id(const json& obj, std
 }
 
 core::result<client_message> decode_client(std::string_view text, std::string* why) {
-  auto parsed = parse_bounded(text, why);
-  if (!parsed) return core::make_error_code(errc::malformed);
-  const json& j = *parsed;
-  if (!j.is_object()) return fail(errc::wrong_type, why, "message must be a JSON object");
-  const auto type_it = j.find("type");
-  if (type_it == j.end() || !type_it->is_string()) return fail(errc::missing_field, why, "message needs a string 'type'");
-  const auto& type = type_it->get_ref<const std::string&>();
+  namespace js = core::json_scan;
+  const auto top = js::validate(text, limits::max_json_depth, why);
+  if (!top) return core::make_error_code(errc::malformed);
+  if (top->type != js::kind::object) return fail(errc::wrong_type, why, "message must be a JSON object");
+  const auto fields = js::members(*top);
+  const auto type_v = js::find(fields, "type");
+  if (!type_v || type_v->type != js::kind::string) return fail(errc::missing_field, why, "message needs a string 'type'");
+  const auto type = js::unescape(type_v->raw).value_or("");
+
+  const auto read_id = [&](const std::vector<js::member>& obj) -> core::result<std::optional<std::string>> {
+    const auto v = js::find(obj, "connectionId");
+    if (!v || v->type == js::kind::null) return std::optional<std::string>{};
+    if (v->type != js::kind::string) return fail(errc::wrong_type, why, "connectionId must be a string").error();
+    auto id = js::unescape(v->raw);
+    if (!id || id->empty() || id->size() > limits::max_connection_id_bytes)
+      return fail(errc::invalid_argument, why, "connectionId must be 1-256 characters").error();
+    return std::optional<std::string>(std::move(*id));
+  };
 
   if (type == "connect" || type == "disconnect") {
-    auto id = read_connection_id(j, why);
+    auto id = read_id(fields);
     if (!id) return id.error();
     if (type == "connect") return client_message{connect_msg{std::move(*id)}};
     return client_message{disconnect_msg{std::move(*id)}};
   }
   if (type == "register") {
-    const auto role = j.find("role");
-    if (role == j.end() || *role != "streamer") return fail(errc::invalid_argument, why, "register needs role \"streamer\"");
-    const auto name = j.find("name");
-    if (name != j.end() && (!name->is_string() || name->get_ref<const std::string&>().size() > limits::max_connection_id_bytes))
-      return fail(errc::wrong_type, why, "register name must be a string of at most 256 characters");
-    return client_message{register_msg{name == j.end() ? std::string() : name->get<std::string>()}};
+    const auto role = js::find(fields, "role");
+    if (!role || js::unescape(role->raw) != "streamer") return fail(errc::invalid_argument, why, "register needs role \"streamer\"");
+    const auto name = js::find(fields, "name");
+    std::string n;
+    if (name) {
+      auto decoded = name->type == js::kind::string ? js::unescape(name->raw) : std::nullopt;
+      if (!decoded || decoded->size() > limits::max_connection_id_bytes)
+        return fail(errc::wrong_type, why, "register name must be a string of at most 256 characters");
+      n = std::move(*decoded);
+    }
+    return client_message{register_msg{std::move(n)}};
   }
   if (type != "offer" && type != "answer" && type != "candidate") return client_message{ignored_msg{type}};
 
-  const auto data_it = j.find("data");
-  if (data_it == j.end() || !data_it->is_object()) return fail(errc::missing_field, why, type + " needs a 'data' object");
-  const json& data = *data_it;
-  auto id = read_connection_id(data, why);
+  const auto data_v = js::find(fields, "data");
+  if (!data_v || data_v->type != js::kind::object) return fail(errc::missing_field, why, type + " needs a 'data' object");
+  const auto data = js::members(*data_v);
+  auto id = read_id(data);
   if (!id) return id.error();
   if (!*id) return fail(errc::missing_field, why, type + " needs data.connectionId");
 
   if (type == "candidate") {
     candidate_msg c{std::move(**id), {}, {}, {}};
-    if (auto it = data.find("candidate"); it != data.end()) c.candidate = *it;
-    if (auto it = data.find("sdpMLineIndex"); it != data.end()) c.sdp_mline_index = *it;
-    if (auto it = data.find("sdpMid"); it != data.end()) c.sdp_mid = *it;
+    if (auto v = js::find(data, "candidate")) c.candidate = std::string(v->raw);
+    if (auto v = js::find(data, "sdpMLineIndex")) c.sdp_mline_index = std::string(v->raw);
+    if (auto v = js::find(data, "sdpMid")) c.sdp_mid = std::string(v->raw);
     return client_message{std::move(c)};
   }
-  const auto sdp_it = data.find("sdp");
-  if (sdp_it == data.end() || !sdp_it->is_string()) return fail(errc::wrong_type, why, type + " needs a string data.sdp");
-  if (type == "offer") return client_message{offer_msg{std::move(**id), sdp_it->get<std::string>()}};
-  return client_message{answer_msg{std::move(**id), sdp_it->get<std::string>()}};
+  const auto sdp = js::find(data, "sdp");
+  if (!sdp || sdp->type != js::kind::string) return fail(errc::wrong_type, why, type + " needs a string data.sdp");
+  if (type == "offer") return client_message{offer_msg{std::move(**id), std::string(sdp->raw)}};
+  return client_message{answer_msg{std::move(**id), std::string(sdp->raw)}};
 }
 
 std::string encode_connect_ack(const std::optional<std::string>& id, bool polite) {
@@ -170,24 +163,24 @@ std::string encode_registered(std::string_view name) {
   return out;
 }
 
-std::string encode_offer(std::string_view from, std::string_view sdp, std::int64_t datetime, bool polite) {
+std::string encode_offer(std::string_view from, std::string_view sdp_json, std::int64_t datetime, bool polite) {
   std::string out;
-  out.reserve(sdp.size() + 128);
+  out.reserve(sdp_json.size() + 128);
   start_relay(out, "offer", from);
   out += R"("sdp":)";
-  core::append_json_string(out, sdp);
+  out += sdp_json;
   out += R"(,"datetime":)";
   out += std::to_string(datetime);
   out += polite ? R"(,"polite":true}})" : R"(,"polite":false}})";
   return out;
 }
 
-std::string encode_answer(std::string_view from, std::string_view sdp, std::int64_t datetime) {
+std::string encode_answer(std::string_view from, std::string_view sdp_json, std::int64_t datetime) {
   std::string out;
-  out.reserve(sdp.size() + 128);
+  out.reserve(sdp_json.size() + 128);
   start_relay(out, "answer", from);
   out += R"("sdp":)";
-  core::append_json_string(out, sdp);
+  out += sdp_json;
   out += R"(,"datetime":)";
   out += std::to_string(datetime);
   out += "}}";
@@ -202,7 +195,7 @@ std::string encode_candidate(std::string_view from, const candidate_msg& c, std:
   if (c.candidate) append_field(out, "candidate", *c.candidate);
   if (c.sdp_mline_index) append_field(out, "sdpMLineIndex", *c.sdp_mline_index);
   if (c.sdp_mid) append_field(out, "sdpMid", *c.sdp_mid);
-  append_field(out, "datetime", datetime);
+  append_field(out, "datetime", std::to_string(datetime));
   out += "}}";
   return out;
 }

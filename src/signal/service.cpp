@@ -260,7 +260,7 @@ net::http_response service::signaling(const net::http_request& req, std::string_
   } else if (sub == "answer") {
     http_.post_answer(session, cid, sdp == body->end() ? nlohmann::json() : *sdp, now);
   } else {
-    candidate_msg c{cid, {}, {}, {}};
+    http_candidate c{cid, {}, {}, {}};
     if (auto it = body->find("candidate"); it != body->end()) c.candidate = *it;
     if (auto it = body->find("sdpMLineIndex"); it != body->end()) c.sdp_mline_index = *it;
     if (auto it = body->find("sdpMid"); it != body->end()) c.sdp_mid = *it;

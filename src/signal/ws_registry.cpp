@@ -172,18 +172,18 @@ void ws_registry::on_offer(peer_id from, const offer_msg& m, std::int64_t now, s
       return;
     }
     ++counts_.offer;
-    out.push_back({other, share(encode_offer(m.connection_id, m.sdp, now, true))});
+    out.push_back({other, share(encode_offer(m.connection_id, m.sdp_json, now, true))});
     return;
   }
   ++counts_.offer;
-  auto payload = share(encode_offer(m.connection_id, m.sdp, now, false));
+  auto payload = share(encode_offer(m.connection_id, m.sdp_json, now, false));
   if (assigned_route(from, m.connection_id, payload, out)) return;
   pairs_[m.connection_id] = pair_state{from, 0};
   broadcast(from, payload, out);
 }
 
 void ws_registry::on_answer(peer_id from, const answer_msg& m, std::int64_t now, std::vector<delivery>& out) {
-  if (registry_ && assigned_route(from, m.connection_id, share(encode_answer(m.connection_id, m.sdp, now)), out)) {
+  if (registry_ && assigned_route(from, m.connection_id, share(encode_answer(m.connection_id, m.sdp_json, now)), out)) {
     ++counts_.answer;
     return;
   }
@@ -201,7 +201,7 @@ void ws_registry::on_answer(peer_id from, const answer_msg& m, std::int64_t now,
   }
   if (!private_) it->second = pair_state{other, from};
   ++counts_.answer;
-  out.push_back({other, share(encode_answer(m.connection_id, m.sdp, now))});
+  out.push_back({other, share(encode_answer(m.connection_id, m.sdp_json, now))});
 }
 
 void ws_registry::on_candidate(peer_id from, const candidate_msg& m, std::int64_t now, std::vector<delivery>& out) {
