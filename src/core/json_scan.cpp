@@ -5,6 +5,9 @@
 namespace core::json_scan {
 namespace {
 
+// True for bytes that need no attention inside a JSON string.
+constexpr bool plain_char(unsigned char c) { return c >= 0x20 && c < 0x80 && c != '"' && c != '\\'; }
+
 class scanner {
  public:
   scanner(std::string_view text, std::size_t max_depth) : s_(text), max_depth_(max_depth) {}
@@ -125,6 +128,9 @@ class scanner {
     ++pos_;  // opening quote
     const std::size_t n = s_.size();
     while (pos_ < n) {
+      // Most of a string (an SDP) is plain printable ASCII: skip it in one tight loop.
+      while (pos_ < n && plain_char(static_cast<unsigned char>(s_[pos_]))) ++pos_;
+      if (pos_ >= n) break;
       const auto c = static_cast<unsigned char>(s_[pos_]);
       if (c == '"') {
         ++pos_;

@@ -4,8 +4,11 @@
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/use_awaitable.hpp>
+
+#include <array>
 
 namespace net {
 
@@ -39,6 +42,8 @@ class connection final : public std::enable_shared_from_this<connection>, public
   /// Server shutdown: close frames to WebSockets, immediate close for HTTP.
   void shut_down();
   void abort() noexcept { stream_.close(); }
+  /// Writes the queued frames (called by the server after the current batch of events).
+  void flush();
   void half_close() noexcept;
 
  private:
@@ -55,6 +60,7 @@ class connection final : public std::enable_shared_from_this<connection>, public
   asio::awaitable<void> write_all(std::string data);
   asio::awaitable<void> writer(std::shared_ptr<connection> self);
   void start_writer();
+  void consume(std::size_t written);
 
   // ws::events
   void on_message(ws::opcode type, std::string_view payload) override;
@@ -80,7 +86,8 @@ class connection final : public std::enable_shared_from_this<connection>, public
   bool writing_ = false;
   bool closing_ = false;  ///< close frame queued; no more sends
   bool ping_outstanding_ = false;
-  bool reading_ = true;  ///< false once the reader saw a close frame or a violation
+  bool reading_ = true;
+  bool flush_scheduled_ = false;  ///< false once the reader saw a close frame or a violation
   std::size_t served_ = 0;  ///< HTTP requests answered on this connection
 };
 
@@ -283,20 +290,48 @@ void connection::send(const shared_frame& frame) {
     return;
   }
   ++srv_.stats_.ws_messages_out;
-  std::size_t written = 0;
-  if (!writing_ && queue_.empty()) {
-    error_code ec;
-    written = stream_.try_write(std::span<const char>(frame->data(), size), ec);
-    if (ec) {
-      abort();
-      return;
-    }
-    if (written == size) return;
-  }
-  if (queue_.empty()) queue_offset_ = written;
+  if (queue_.empty()) queue_offset_ = 0;
   queue_.push_back(frame);
-  queue_bytes_ += size - written;
-  start_writer();
+  queue_bytes_ += size;
+  // Frames are written once the current batch of ready sockets has been handled, so everything a
+  // socket is sent in one turn of the event loop leaves in one writev.
+  if (!writing_ && !flush_scheduled_) {
+    flush_scheduled_ = true;
+    srv_.schedule_flush(shared_from_this());
+  }
+}
+
+void connection::flush() {
+  flush_scheduled_ = false;
+  if (writing_ || queue_.empty() || !stream_.socket().is_open()) return;
+  if (stream_.is_tls()) return start_writer();
+  std::array<asio::const_buffer, max_write_batch> bufs;
+  const std::size_t n = std::min(queue_.size(), max_write_batch);
+  bufs[0] = asio::buffer(queue_[0]->data() + queue_offset_, queue_[0]->size() - queue_offset_);
+  for (std::size_t i = 1; i < n; ++i) bufs[i] = asio::buffer(*queue_[i]);
+  error_code ec;
+  std::size_t written = stream_.socket().write_some(std::span(bufs.data(), n), ec);
+  if (ec == asio::error::would_block || ec == asio::error::try_again) {
+    ec = {};
+    written = 0;
+  }
+  if (ec) return abort();
+  consume(written);
+  if (!queue_.empty()) return start_writer();  // the kernel is full: wait for writability
+  queue_ = {};
+  if (closing_) half_close();  // the close frame has left
+}
+
+void connection::consume(std::size_t written) {
+  queue_bytes_ -= std::min(queue_bytes_, written);
+  std::size_t done = 0;
+  while (done < queue_.size() && written >= queue_[done]->size() - queue_offset_) {
+    written -= queue_[done]->size() - queue_offset_;
+    queue_offset_ = 0;
+    ++done;
+  }
+  queue_.erase(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(done));
+  queue_offset_ += written;
 }
 
 void connection::start_writer() {
@@ -308,9 +343,9 @@ void connection::start_writer() {
 asio::awaitable<void> connection::writer(std::shared_ptr<connection> /*keep_alive*/) {
   std::vector<asio::const_buffer> bufs;
   while (!queue_.empty()) {
-    bufs.clear();
     const std::size_t n = std::min(queue_.size(), max_write_batch);
-    std::vector<shared_frame> batch(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(n));
+    const std::vector<shared_frame> batch(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(n));
+    bufs.clear();
     bufs.push_back(asio::buffer(batch[0]->data() + queue_offset_, batch[0]->size() - queue_offset_));
     for (std::size_t i = 1; i < n; ++i) bufs.push_back(asio::buffer(*batch[i]));
     const auto ec = co_await stream_.write(bufs);
@@ -320,15 +355,11 @@ asio::awaitable<void> connection::writer(std::shared_ptr<connection> /*keep_aliv
       abort();
       break;
     }
-    queue_.erase(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(n));
     std::size_t sent = 0;
     for (const auto& b : bufs) sent += b.size();
-    queue_bytes_ -= std::min(queue_bytes_, sent);
-    queue_offset_ = 0;
+    consume(sent);
   }
-  if (queue_.empty()) {
-    queue_ = {};  // give the memory back; most sockets are idle
-  }
+  if (queue_.empty()) queue_ = {};  // give the memory back; most sockets are idle
   writing_ = false;
   if (closing_) half_close();  // the close frame has been flushed
 }
@@ -341,9 +372,8 @@ void connection::close(std::uint16_t code, std::string_view reason) {
   }
   auto frame = std::make_shared<const std::string>(ws::encode_close(code, reason));
   send(frame);
-  closing_ = true;
+  closing_ = true;                // the flush half-closes once the close frame has left
   deadline_ = clock::now() + 2s;  // give the close frame a moment to leave
-  if (!writing_) half_close();    // already flushed on the fast path
 }
 
 void connection::on_message(ws::opcode type, std::string_view payload) {
@@ -430,6 +460,19 @@ asio::awaitable<void> server::accept_loop(tcp::acceptor& acceptor) {
     connections_.insert(c.get());
     asio::co_spawn(io_, [c]() -> asio::awaitable<void> { co_await c->run(); }, asio::detached);
   }
+}
+
+void server::schedule_flush(std::shared_ptr<connection> c) {
+  to_flush_.push_back(std::move(c));
+  if (flush_posted_) return;
+  flush_posted_ = true;
+  // Posted work runs after the completions already queued from the same poll of the reactor.
+  asio::post(io_, [this] {
+    flush_posted_ = false;
+    auto batch = std::move(to_flush_);
+    to_flush_ = {};
+    for (auto& pending : batch) pending->flush();
+  });
 }
 
 void server::release(connection* c) {

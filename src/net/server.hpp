@@ -130,6 +130,7 @@ class server {
   void arm_sweep();
   void sweep();
   void release(connection* c);
+  void schedule_flush(std::shared_ptr<connection> c);
 
   asio::io_context& io_;
   server_limits limits_;
@@ -143,6 +144,8 @@ class server {
   std::unordered_map<std::string, std::uint32_t> per_ip_;
   server_stats stats_;
   std::string busy_response_;  ///< the 503 written to refused sockets, built once
+  std::vector<std::shared_ptr<connection>> to_flush_;  ///< sockets with frames queued this turn
+  bool flush_posted_ = false;
   std::uint64_t next_id_ = 1;
   bool stopping_ = false;
   bool sweeping_ = false;

@@ -71,13 +71,6 @@ std::span<char> stream::tls_buffer() {
   return {tls_buffer_.get(), tls_buffer_bytes};
 }
 
-std::size_t stream::try_write(std::span<const char> bytes, error_code& ec) {
-  ec = {};
-  if (tls_) return 0;
-  const std::size_t n = plain_.write_some(asio::buffer(bytes.data(), bytes.size()), ec);
-  if (ec == asio::error::would_block || ec == asio::error::try_again) ec = {};
-  return n;
-}
 
 asio::awaitable<error_code> stream::write(const std::vector<asio::const_buffer>& buffers) {
   error_code ec;

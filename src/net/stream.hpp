@@ -41,9 +41,6 @@ class stream {
   asio::ssl::stream<tcp::socket>& tls() noexcept { return *tls_; }
   std::span<char> tls_buffer();
 
-  /// Writes without blocking as much as the kernel takes now (plain only; TLS returns 0).
-  std::size_t try_write(std::span<const char> bytes, error_code& ec);
-
   /// Writes all buffers.
   asio::awaitable<error_code> write(const std::vector<asio::const_buffer>& buffers);
 
