@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what is missing, builds, and runs the whole test suite: GoogleTest units, the coturn
 # integration test, the Node black-box suites (through CTest), then a short libFuzzer run.
-# SPARC_TEST_ASAN=1 also builds and runs everything under AddressSanitizer + UBSan.
+# Under CI (CI=true) or with SPARC_TEST_ASAN=1 everything runs a second time under AddressSanitizer +
+# UBSan (leak checks included); SPARC_TEST_ASAN=0 skips that.
 source "$(dirname "$0")/lib.sh"
 install_packages build test
 say "Installing test tooling from npm (tests/package.json)"
@@ -12,7 +13,7 @@ build dev
 say "Running CTest (dev)"
 ctest --preset dev -j "${jobs}"
 
-if [[ ${SPARC_TEST_ASAN:-0} == 1 ]]; then
+if [[ ${SPARC_TEST_ASAN:-${CI:-false}} == 1 || ${SPARC_TEST_ASAN:-${CI:-false}} == true ]]; then
   build asan
   say "Running CTest (asan)"
   ASAN_OPTIONS=detect_leaks=1 ctest --preset asan -j "${jobs}"

@@ -54,4 +54,5 @@ $('disconnect').addEventListener('click', async () => {
   $('connect').disabled = false;
   $('disconnect').disabled = true;
 });
-loadConfig().catch((e) => log(`config: ${e.message}`));
+// Connect straight away, the way the full client will; the buttons allow a manual retry.
+connect().catch((e) => { setState('error'); log(e.message); });
