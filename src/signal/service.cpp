@@ -329,7 +329,8 @@ bool service::admit(net::ws_connection& c) {
   ++drops_.rate_limited;
   if (now - b.last_notice >= 1s) {
     b.last_notice = now;
-    core::log::event(*log_, spdlog::level::info, "ws_rate_limited", {{"conn", c.id()}});
+    core::log::event(*log_, noisy_.insert(c.id()).second ? spdlog::level::info : spdlog::level::debug, "ws_rate_limited",
+                     {{"conn", c.id()}});
     c.send_text(encode_error("rate limit exceeded; message dropped"));
   }
   return false;
@@ -343,7 +344,10 @@ void service::on_message(net::ws_connection& c, net::ws::opcode, std::string_vie
   auto msg = decode_client(payload, &why);
   if (!msg) {
     ++(msg.error() == core::errc::malformed ? drops_.malformed : drops_.invalid);
-    core::log::event(*log_, spdlog::level::debug, "ws_bad_message", {{"conn", c.id()}, {"reason", why}});
+    // The first bad message of a socket is logged at info, the rest at debug: a flood stays one line.
+    const bool first = noisy_.insert(c.id()).second;
+    core::log::event(*log_, first ? spdlog::level::info : spdlog::level::debug, "ws_bad_message",
+                     {{"conn", c.id()}, {"reason", why}});
     c.send_text(encode_error(why));
     return;
   }
@@ -352,6 +356,7 @@ void service::on_message(net::ws_connection& c, net::ws::opcode, std::string_vie
 
 void service::on_close(net::ws_connection& c) {
   buckets_.erase(c.id());
+  noisy_.erase(c.id());
   sockets_.erase(c.id());
   deliver(ws_.close(c.id()));
 }

@@ -11,6 +11,7 @@
 #include <chrono>
 #include <memory>
 #include <unordered_map>
+#include <unordered_set>
 
 namespace signaling {
 
@@ -73,6 +74,7 @@ class service final : public net::http_handler, public net::ws_handler {
   http_registry http_;
   std::unordered_map<peer_id, net::ws_connection*> sockets_;
   std::unordered_map<peer_id, rate_bucket> buckets_;
+  std::unordered_set<peer_id> noisy_;  ///< sockets whose misbehaviour was already logged at info
   net::server server_;
   std::unique_ptr<net::http_handler> metrics_handler_;
   std::unique_ptr<net::server> metrics_server_;
