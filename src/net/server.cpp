@@ -55,6 +55,7 @@ class connection final : public std::enable_shared_from_this<connection>, public
   void on_readable(const error_code& ec);
   void on_tls_read(const error_code& ec, std::size_t n);
   void handle_chunk(std::span<char> chunk);
+  void handle_frames(std::span<char> chunk);
   void finish_websocket();
   void notify_close();
   asio::awaitable<void> write_all(std::string data);
@@ -259,6 +260,12 @@ void connection::on_tls_read(const error_code& ec, std::size_t n) {
 }
 
 void connection::handle_chunk(std::span<char> chunk) {
+  srv_.begin_batch();
+  handle_frames(chunk);
+  srv_.end_batch();
+}
+
+void connection::handle_frames(std::span<char> chunk) {
   last_rx_ = clock::now();
   ping_outstanding_ = false;
   // Once our close frame is queued, keep reading (and discarding) until the peer closes or the
@@ -293,8 +300,8 @@ void connection::send(const shared_frame& frame) {
   if (queue_.empty()) queue_offset_ = 0;
   queue_.push_back(frame);
   queue_bytes_ += size;
-  // Frames are written once the current batch of ready sockets has been handled, so everything a
-  // socket is sent in one turn of the event loop leaves in one writev.
+  // Frames are written when the bytes being handled have been processed (or, outside that, after the
+  // current turn of the event loop), so everything a socket is sent meanwhile leaves in one writev.
   if (!writing_ && !flush_scheduled_) {
     flush_scheduled_ = true;
     srv_.schedule_flush(shared_from_this());
@@ -464,15 +471,26 @@ asio::awaitable<void> server::accept_loop(tcp::acceptor& acceptor) {
 
 void server::schedule_flush(std::shared_ptr<connection> c) {
   to_flush_.push_back(std::move(c));
-  if (flush_posted_) return;
+  // Inside a batch (handling received bytes) the batch's end flushes; otherwise post one flush, which
+  // runs after the completions already queued from the same poll of the reactor.
+  if (batch_depth_ > 0 || flush_posted_) return;
   flush_posted_ = true;
-  // Posted work runs after the completions already queued from the same poll of the reactor.
   asio::post(io_, [this] {
     flush_posted_ = false;
-    auto batch = std::move(to_flush_);
-    to_flush_ = {};
-    for (auto& pending : batch) pending->flush();
+    run_flushes();
   });
+}
+
+void server::run_flushes() {
+  auto batch = std::move(to_flush_);
+  to_flush_ = {};
+  for (auto& pending : batch) pending->flush();
+}
+
+void server::begin_batch() noexcept { ++batch_depth_; }
+
+void server::end_batch() {
+  if (--batch_depth_ == 0 && !to_flush_.empty()) run_flushes();
 }
 
 void server::release(connection* c) {

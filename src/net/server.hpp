@@ -131,6 +131,9 @@ class server {
   void sweep();
   void release(connection* c);
   void schedule_flush(std::shared_ptr<connection> c);
+  void run_flushes();
+  void begin_batch() noexcept;
+  void end_batch();
 
   asio::io_context& io_;
   server_limits limits_;
@@ -146,6 +149,7 @@ class server {
   std::string busy_response_;  ///< the 503 written to refused sockets, built once
   std::vector<std::shared_ptr<connection>> to_flush_;  ///< sockets with frames queued this turn
   bool flush_posted_ = false;
+  int batch_depth_ = 0;  ///< > 0 while received bytes are being handled
   std::uint64_t next_id_ = 1;
   bool stopping_ = false;
   bool sweeping_ = false;
