@@ -2,6 +2,8 @@
 
 #include "core/encoding.hpp"
 
+#include <cstring>
+
 namespace core::json_scan {
 namespace {
 
@@ -24,21 +26,8 @@ class scanner {
     return v;
   }
 
-  // Only used on text already validated: returns the end of the value starting at pos.
-  std::size_t skip_from(std::size_t pos) {
-    pos_ = pos;
-    value v;
-    parse_value(0, v);
-    return pos_;
-  }
-
   void skip_ws() {
     while (pos_ < s_.size() && (s_[pos_] == ' ' || s_[pos_] == '\t' || s_[pos_] == '\n' || s_[pos_] == '\r')) ++pos_;
-  }
-  std::size_t pos() const noexcept { return pos_; }
-  bool parse_string_at(std::size_t pos) {
-    pos_ = pos;
-    return parse_string();
   }
 
  private:
@@ -233,23 +222,65 @@ std::optional<value> validate(std::string_view text, std::size_t max_depth, std:
   return scanner(text, max_depth).run(why);
 }
 
+namespace {
+
+// On text `validate` accepted: the end of the string whose opening quote is at `pos` (memchr-fast).
+std::size_t skip_string(std::string_view s, std::size_t pos) {
+  for (++pos;;) {
+    const void* hit = std::memchr(s.data() + pos, '"', s.size() - pos);
+    if (!hit) return s.size();
+    const std::size_t quote = static_cast<std::size_t>(static_cast<const char*>(hit) - s.data());
+    std::size_t backslashes = 0;
+    while (quote - backslashes > pos && s[quote - backslashes - 1] == '\\') ++backslashes;
+    if (backslashes % 2 == 0) return quote + 1;
+    pos = quote + 1;
+  }
+}
+
+// On validated text: the end of the value starting at `pos`.
+std::size_t skip_value(std::string_view s, std::size_t pos) {
+  const char c = s[pos];
+  if (c == '"') return skip_string(s, pos);
+  if (c == '{' || c == '[') {
+    std::size_t depth = 0;
+    while (pos < s.size()) {
+      const char d = s[pos];
+      if (d == '"') {
+        pos = skip_string(s, pos);
+        continue;
+      }
+      if (d == '{' || d == '[') ++depth;
+      if ((d == '}' || d == ']') && --depth == 0) return pos + 1;
+      ++pos;
+    }
+    return pos;
+  }
+  // Literal or number: up to the next delimiter.
+  while (pos < s.size() && s[pos] != ',' && s[pos] != '}' && s[pos] != ']' && s[pos] != ' ' && s[pos] != '\t' &&
+         s[pos] != '\n' && s[pos] != '\r')
+    ++pos;
+  return pos;
+}
+
+bool is_ws(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
+
+}  // namespace
+
 std::vector<member> members(const value& object) {
   std::vector<member> out;
   if (object.type != kind::object) return out;
   const auto s = object.raw;
-  scanner sc(s, static_cast<std::size_t>(-1));
   std::size_t pos = 1;
   for (;;) {
-    // Whitespace, then '}' or a key.
-    while (pos < s.size() && (s[pos] == ' ' || s[pos] == '\t' || s[pos] == '\n' || s[pos] == '\r' || s[pos] == ',')) ++pos;
+    while (pos < s.size() && (is_ws(s[pos]) || s[pos] == ',')) ++pos;
     if (pos >= s.size() || s[pos] == '}') break;
-    sc.parse_string_at(pos);
-    const auto key = s.substr(pos, sc.pos() - pos);
-    pos = sc.pos();
+    const std::size_t key_end = skip_string(s, pos);
+    const auto key = s.substr(pos, key_end - pos);
+    pos = key_end;
     while (pos < s.size() && s[pos] != ':') ++pos;
     ++pos;
-    while (pos < s.size() && (s[pos] == ' ' || s[pos] == '\t' || s[pos] == '\n' || s[pos] == '\r')) ++pos;
-    const std::size_t end = sc.skip_from(pos);
+    while (pos < s.size() && is_ws(s[pos])) ++pos;
+    const std::size_t end = skip_value(s, pos);
     value v;
     v.raw = s.substr(pos, end - pos);
     switch (s[pos]) {
