@@ -47,10 +47,10 @@ class connection final : public std::enable_shared_from_this<connection>, public
   void half_close() noexcept;
 
  private:
-  asio::awaitable<ws_handler*> serve_http(http_request& upgrade);
+  asio::awaitable<ws_handler*> serve_http(http_request& upgrade, std::string& inbuf);
   // The WebSocket phase runs on plain callbacks: an idle socket then holds one small pending wait
   // operation instead of a chain of coroutine frames.
-  void start_websocket(ws_handler& handler, const http_request& upgrade);
+  void start_websocket(ws_handler& handler, const http_request& upgrade, std::string early);
   void arm_read();
   void on_readable(const error_code& ec);
   void on_tls_read(const error_code& ec, std::size_t n);
@@ -76,7 +76,6 @@ class connection final : public std::enable_shared_from_this<connection>, public
   std::string ip_;
   ws::reader reader_;
   ws_handler* handler_ = nullptr;
-  std::string inbuf_;
   std::vector<shared_frame> queue_;
   std::size_t queue_offset_ = 0;  ///< bytes of queue_.front() already written
   std::size_t queue_bytes_ = 0;
@@ -149,20 +148,21 @@ asio::awaitable<void> connection::run() {
   ws_handler* handler = nullptr;
   {
     http_request upgrade;
-    handler = co_await serve_http(upgrade);
-    if (handler) start_websocket(*handler, upgrade);
+    std::string inbuf;  // request bytes; what follows an upgrade request belongs to the WebSocket
+    handler = co_await serve_http(upgrade, inbuf);
+    if (handler) start_websocket(*handler, upgrade, std::move(inbuf));
   }
   if (!handler) abort();
 }
 
 // Serves requests until the connection ends (nullptr) or upgrades (the handler; `upgrade` filled in).
-asio::awaitable<ws_handler*> connection::serve_http(http_request& upgrade) {
+asio::awaitable<ws_handler*> connection::serve_http(http_request& upgrade, std::string& inbuf) {
   auto& h = srv_.handler_;
   bool continue_sent = false;
   for (;;) {
     http_request req;
     const auto started = clock::now();
-    auto outcome = parse_request(inbuf_, srv_.limits_.http, req);
+    auto outcome = parse_request(inbuf, srv_.limits_.http, req);
     if (outcome.status == parse_status::need_more) {
       if (outcome.headers_complete && !continue_sent && req.expects_continue()) {
         continue_sent = true;
@@ -171,7 +171,7 @@ asio::awaitable<ws_handler*> connection::serve_http(http_request& upgrade) {
       error_code ec;
       const auto chunk = co_await stream_.read_chunk(ec);
       if (ec || chunk.empty()) co_return nullptr;
-      inbuf_.append(chunk.data(), chunk.size());
+      inbuf.append(chunk.data(), chunk.size());
       continue;
     }
     if (outcome.status == parse_status::error) {
@@ -185,7 +185,7 @@ asio::awaitable<ws_handler*> connection::serve_http(http_request& upgrade) {
       co_await write_all(std::move(bytes));
       co_return nullptr;
     }
-    inbuf_.erase(0, outcome.consumed);
+    inbuf.erase(0, outcome.consumed);
     continue_sent = false;
     ++srv_.stats_.http_requests;
 
@@ -213,7 +213,7 @@ asio::awaitable<ws_handler*> connection::serve_http(http_request& upgrade) {
   }
 }
 
-void connection::start_websocket(ws_handler& handler, const http_request& upgrade) {
+void connection::start_websocket(ws_handler& handler, const http_request& upgrade, std::string early) {
   websocket_ = true;
   handler_ = &handler;
   deadline_ = clock::time_point::max();
@@ -221,8 +221,6 @@ void connection::start_websocket(ws_handler& handler, const http_request& upgrad
   ++srv_.stats_.open_websockets;
   handler.on_open(*this, upgrade);
   // Bytes that arrived behind the upgrade request belong to the WebSocket.
-  std::string early = std::move(inbuf_);
-  inbuf_ = std::string();
   if (!early.empty()) handle_chunk(std::span<char>(early.data(), early.size()));
   arm_read();
 }
@@ -234,7 +232,7 @@ void connection::arm_read() {
     stream_.tls().async_read_some(asio::buffer(buf.data(), buf.size()),
                                   [self = shared_from_this()](const error_code& ec, std::size_t n) { self->on_tls_read(ec, n); });
   } else {
-    stream_.socket().async_wait(tcp::socket::wait_read,
+    stream_.socket().async_wait(socket_type::wait_read,
                                 [self = shared_from_this()](const error_code& ec) { self->on_readable(ec); });
   }
 }
@@ -411,10 +409,10 @@ server::~server() {
 }
 
 std::uint16_t server::listen(const std::string& address, std::uint16_t port) {
-  auto acceptor = std::make_unique<tcp::acceptor>(io_);
+  auto acceptor = std::make_unique<acceptor_type>(io_);
   const tcp::endpoint ep(asio::ip::make_address(address), port);
   acceptor->open(ep.protocol());
-  acceptor->set_option(tcp::acceptor::reuse_address(true));
+  acceptor->set_option(acceptor_type::reuse_address(true));
   acceptor->bind(ep);
   acceptor->listen(asio::socket_base::max_listen_connections);
   const auto bound = acceptor->local_endpoint().port();
@@ -424,11 +422,11 @@ std::uint16_t server::listen(const std::string& address, std::uint16_t port) {
   return bound;
 }
 
-asio::awaitable<void> server::accept_loop(tcp::acceptor& acceptor) {
+asio::awaitable<void> server::accept_loop(acceptor_type& acceptor) {
   asio::steady_timer backoff(io_);
   while (!stopping_) {
     error_code ec;
-    tcp::socket socket = co_await acceptor.async_accept(asio::redirect_error(asio::use_awaitable, ec));
+    socket_type socket = co_await acceptor.async_accept(asio::redirect_error(asio::use_awaitable, ec));
     if (ec == asio::error::operation_aborted || stopping_) break;
     if (ec) {
       // EMFILE and friends: back off instead of spinning on a full fd table.
@@ -551,7 +549,7 @@ void server::shutdown(std::chrono::milliseconds grace) {
 
 void connection::half_close() noexcept {
   error_code ec;
-  stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+  stream_.socket().shutdown(socket_type::shutdown_send, ec);
 }
 
 }  // namespace net

@@ -125,7 +125,7 @@ class server {
 
  private:
   friend class connection;
-  asio::awaitable<void> accept_loop(tcp::acceptor& acceptor);
+  asio::awaitable<void> accept_loop(acceptor_type& acceptor);
   void start_sweep();
   void arm_sweep();
   void sweep();
@@ -140,7 +140,7 @@ class server {
   http_handler& handler_;
   asio::ssl::context* tls_;
   std::shared_ptr<spdlog::logger> log_;
-  std::vector<std::unique_ptr<tcp::acceptor>> acceptors_;
+  std::vector<std::unique_ptr<acceptor_type>> acceptors_;
   asio::steady_timer sweep_timer_;
   asio::steady_timer shutdown_timer_;
   std::unordered_set<connection*> connections_;

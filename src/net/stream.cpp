@@ -19,20 +19,20 @@ std::span<char> scratch() {
 
 }  // namespace
 
-stream::stream(tcp::socket socket) : plain_(std::move(socket)) {
+stream::stream(socket_type socket) : plain_(std::move(socket)) {
   error_code ec;
   plain_.non_blocking(true, ec);
   plain_.set_option(tcp::no_delay(true), ec);
 }
 
-stream::stream(tcp::socket socket, asio::ssl::context& tls)
-    : tls_(std::make_unique<asio::ssl::stream<tcp::socket>>(std::move(socket), tls)),
+stream::stream(socket_type socket, asio::ssl::context& tls)
+    : tls_(std::make_unique<asio::ssl::stream<socket_type>>(std::move(socket), tls)),
       plain_(tls_->get_executor()) {
   error_code ec;
   tls_->next_layer().set_option(tcp::no_delay(true), ec);
 }
 
-tcp::socket& stream::socket() noexcept { return tls_ ? tls_->next_layer() : plain_; }
+socket_type& stream::socket() noexcept { return tls_ ? tls_->next_layer() : plain_; }
 
 asio::awaitable<error_code> stream::handshake() {
   error_code ec;
@@ -53,7 +53,7 @@ asio::awaitable<std::span<char>> stream::read_chunk(error_code& ec) {
     const std::size_t n = plain_.read_some(asio::buffer(buf.data(), buf.size()), ec);
     if (!ec) co_return buf.first(n);
     if (ec != asio::error::would_block && ec != asio::error::try_again) co_return std::span<char>{};
-    co_await plain_.async_wait(tcp::socket::wait_read, asio::redirect_error(asio::use_awaitable, ec));
+    co_await plain_.async_wait(socket_type::wait_read, asio::redirect_error(asio::use_awaitable, ec));
     if (ec) co_return std::span<char>{};
   }
 }
@@ -87,7 +87,7 @@ void stream::close() noexcept {
   auto& s = socket();
   if (s.is_open()) {
     s.cancel(ec);
-    s.shutdown(tcp::socket::shutdown_both, ec);
+    s.shutdown(socket_type::shutdown_both, ec);
     s.close(ec);
   }
 }

@@ -1,5 +1,6 @@
 #pragma once
 #include <boost/asio/awaitable.hpp>
+#include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/context.hpp>
 #include <boost/asio/ssl/stream.hpp>
@@ -13,17 +14,21 @@ namespace net {
 namespace asio = boost::asio;
 using tcp = asio::ip::tcp;
 using error_code = boost::system::error_code;
+/// Sockets bound to the io_context's own executor type: 40 bytes instead of 88 with any_io_executor, which
+/// matters for thousands of idle connections.
+using socket_type = asio::basic_stream_socket<tcp, asio::io_context::executor_type>;
+using acceptor_type = asio::basic_socket_acceptor<tcp, asio::io_context::executor_type>;
 
 /// One accepted TCP connection, plain or TLS. Plain reads wait for readability and then read into a
 /// per-thread scratch buffer, so an idle connection holds no read buffer at all (thousands of idle
 /// signaling sockets are the normal load).
 class stream {
  public:
-  explicit stream(tcp::socket socket);
-  stream(tcp::socket socket, asio::ssl::context& tls);
+  explicit stream(socket_type socket);
+  stream(socket_type socket, asio::ssl::context& tls);
 
   bool is_tls() const noexcept { return tls_ != nullptr; }
-  tcp::socket& socket() noexcept;
+  socket_type& socket() noexcept;
 
   /// Runs the TLS server handshake (no-op for plain).
   asio::awaitable<error_code> handshake();
@@ -38,7 +43,7 @@ class stream {
   static std::size_t scratch_capacity() noexcept;
 
   /// TLS only: the stream and a per-connection buffer for callback-style reads.
-  asio::ssl::stream<tcp::socket>& tls() noexcept { return *tls_; }
+  asio::ssl::stream<socket_type>& tls() noexcept { return *tls_; }
   std::span<char> tls_buffer();
 
   /// Writes all buffers.
@@ -48,8 +53,8 @@ class stream {
   void close() noexcept;
 
  private:
-  std::unique_ptr<asio::ssl::stream<tcp::socket>> tls_;
-  tcp::socket plain_;
+  std::unique_ptr<asio::ssl::stream<socket_type>> tls_;
+  socket_type plain_;
   std::unique_ptr<char[]> tls_buffer_;
 };
 

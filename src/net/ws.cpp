@@ -23,33 +23,38 @@ bool is_valid_close_code(std::uint16_t code) noexcept {
   return code >= 3000 && code <= 4999;
 }
 
+reader::buffers& reader::bufs() {
+  if (!buf_) buf_ = std::make_unique<buffers>();
+  return *buf_;
+}
+
 bool reader::feed(std::span<char> data, events& sink) {
   if (done_) return false;
-  if (!pending_.empty()) {
+  step s = step::ok;
+  if (buf_ && !buf_->pending.empty()) {
     // Complete the held partial frame first; the copy is bounded by the frame-size limit.
-    pending_.append(data.data(), data.size());
-    std::span<char> held(pending_.data(), pending_.size());
-    step s = step::ok;
+    auto& pending = buf_->pending;
+    pending.append(data.data(), data.size());
+    std::span<char> held(pending.data(), pending.size());
     while (s == step::ok && !held.empty()) s = parse_one(held, sink);
     if (s == step::stop) {
-      pending_.clear();
+      buf_.reset();
       return false;
     }
-    pending_.erase(0, pending_.size() - held.size());
-    return true;
+    pending.erase(0, pending.size() - held.size());
+  } else {
+    while (s == step::ok && !data.empty()) s = parse_one(data, sink);
+    if (s == step::stop) return false;
+    if (!data.empty()) bufs().pending.assign(data.data(), data.size());
   }
-  step s = step::ok;
-  while (s == step::ok && !data.empty()) s = parse_one(data, sink);
-  if (s == step::stop) return false;
-  if (!data.empty()) pending_.assign(data.data(), data.size());
+  if (buf_ && buf_->pending.empty() && buf_->message.empty()) buf_.reset();
   return true;
 }
 
 reader::step reader::parse_one(std::span<char>& data, events& sink) {
   const auto violate = [&](std::uint16_t code, std::string_view what) {
     done_ = true;
-    message_.clear();
-    message_.shrink_to_fit();
+    if (buf_) buf_->message = std::string();
     sink.on_violation(code, what);
     return step::stop;
   };
@@ -82,7 +87,8 @@ reader::step reader::parse_one(std::span<char>& data, events& sink) {
   } else {
     if (op == 0 && !in_message_) return violate(close_code::protocol_error, "continuation without a message");
     if (op != 0 && in_message_) return violate(close_code::protocol_error, "new message inside a fragmented one");
-    if (len > max_message_ || message_.size() + len > max_message_)
+    const std::size_t so_far = buf_ ? buf_->message.size() : 0;
+    if (len > max_message_ || so_far + len > max_message_)
       return violate(close_code::too_big, "message too big");
   }
   std::uint8_t key[4];
@@ -126,11 +132,11 @@ reader::step reader::parse_one(std::span<char>& data, events& sink) {
     in_message_ = true;
     message_type_ = static_cast<opcode>(op);
   }
-  message_.append(body);
+  bufs().message.append(body);
   if (fin) {
     in_message_ = false;
-    std::string msg = std::move(message_);
-    message_ = {};
+    std::string msg = std::move(buf_->message);
+    buf_->message = std::string();
     if (message_type_ == opcode::text && !core::is_valid_utf8(msg))
       return violate(close_code::invalid_payload, "text is not UTF-8");
     sink.on_message(message_type_, msg);

@@ -2,6 +2,7 @@
 #include "net/http.hpp"
 
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <string>
 #include <string_view>
@@ -48,15 +49,20 @@ class reader {
   bool feed(std::span<char> data, events& sink);
 
   /// Bytes held between calls (a partial frame or a fragmented message).
-  std::size_t buffered() const noexcept { return pending_.size() + message_.size(); }
+  std::size_t buffered() const noexcept { return buf_ ? buf_->pending.size() + buf_->message.size() : 0; }
 
  private:
   enum class step { need_more, ok, stop };
   step parse_one(std::span<char>& data, events& sink);
 
   std::size_t max_message_;
-  std::string pending_;   ///< bytes of an incomplete frame
-  std::string message_;   ///< payload of a fragmented message so far
+  /// Held bytes, allocated only while something is held: an idle socket keeps a null pointer.
+  struct buffers {
+    std::string pending;  ///< bytes of an incomplete frame
+    std::string message;  ///< payload of a fragmented message so far
+  };
+  buffers& bufs();
+  std::unique_ptr<buffers> buf_;
   opcode message_type_ = opcode::text;
   bool in_message_ = false;
   bool done_ = false;
