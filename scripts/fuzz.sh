@@ -5,7 +5,7 @@ source "$(dirname "$0")/lib.sh"
 seconds=${1:-20}
 out=${repo_root}/build/fuzz
 mkdir -p "${out}/crashes"
-for target in ws_reader_fuzz http_parser_fuzz signal_decode_fuzz json_scan_fuzz; do
+for target in ws_reader_fuzz http_parser_fuzz signal_decode_fuzz json_scan_fuzz mas_chat_request_fuzz; do
   corpus=${out}/corpus/${target}
   mkdir -p "${corpus}"
   cp -n "${repo_root}/fuzz/corpus/${target}/"* "${corpus}/" 2>/dev/null || true

@@ -19,7 +19,7 @@ if [[ ${SPARC_TEST_ASAN:-${CI:-false}} == 1 || ${SPARC_TEST_ASAN:-${CI:-false}} 
   ASAN_OPTIONS=detect_leaks=1 ctest --preset asan -j "${jobs}"
 fi
 
-build fuzz ws_reader_fuzz http_parser_fuzz signal_decode_fuzz json_scan_fuzz
-say "Fuzzing the WebSocket frame reader, the HTTP parser, the JSON scanner and the message decoder (${SPARC_FUZZ_SECONDS:-20} s each)"
+build fuzz ws_reader_fuzz http_parser_fuzz signal_decode_fuzz json_scan_fuzz mas_chat_request_fuzz
+say "Fuzzing the WebSocket frame reader, the HTTP parser, the JSON scanner, the signaling decoder and the chat request decoder (${SPARC_FUZZ_SECONDS:-20} s each)"
 "${repo_root}/scripts/fuzz.sh" "${SPARC_FUZZ_SECONDS:-20}"
 say "All tests passed"

@@ -1,0 +1,51 @@
+#pragma once
+#include "core/error.hpp"
+#include "mas/agents/persona.hpp"
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+/// Text engines behind the agents. The scripted engine is the embedded default; an OpenAI-compatible
+/// engine (one model or LoRA adapter per agent) implements the same interface later.
+namespace mas::engines {
+
+enum class role { caregiver, coach, supervisor };
+
+struct transcript_entry {
+  std::string speaker;  ///< "clinician" or "caregiver"
+  std::string text;
+};
+
+/// Everything an engine may use for one turn.
+struct turn {
+  role agent = role::caregiver;
+  const agents::persona* persona = nullptr;  ///< required for the caregiver and the coach
+  agents::phase phase = agents::phase::unknown;
+  std::vector<transcript_entry> transcript;  ///< earlier turns, oldest first
+  std::string clinician_text;                ///< this turn's input
+  std::string special_handling;              ///< from the supervisor: "deflect_medical_advice", "stay_in_character"
+  std::string model;                         ///< per-agent model or adapter name (ignored by the scripted engine)
+  std::uint64_t seed = 0;                    ///< makes line choice reproducible
+};
+
+struct generation {
+  std::string text;
+  std::string engine;     ///< "scripted", or the model server's name; recorded with research data
+  std::string graded_by;  ///< coach only: "rules" or "model"
+};
+
+/// Receives text as it is produced (whole sentences or tokens), so speech can start early.
+using token_sink = std::function<void(std::string_view)>;
+
+class llm_engine {
+ public:
+  virtual ~llm_engine() = default;
+  virtual std::string_view name() const noexcept = 0;
+  /// Produces the agent's reply; `sink`, when given, sees the text in pieces before the call returns.
+  virtual core::result<generation> generate(const turn& t, const token_sink& sink = {}) = 0;
+};
+
+}  // namespace mas::engines
