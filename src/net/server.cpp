@@ -104,11 +104,6 @@ void connection::check(clock::time_point now) {
     if (now >= deadline_) abort();  // close frame never flushed
     return;
   }
-  if (lim.ws_idle_timeout.count() > 0 && now - last_rx_ >= lim.ws_idle_timeout) {
-    ++srv_.stats_.idle_timeouts;
-    close(ws::close_code::going_away, "idle timeout");
-    return;
-  }
   if (lim.ws_ping_interval.count() <= 0) return;
   if (ping_outstanding_) {
     if (now - ping_sent_ >= lim.ws_ping_interval) {

@@ -29,7 +29,6 @@ struct server_limits {
   std::chrono::milliseconds handshake_timeout = 10s;  ///< TLS handshake plus the first request's headers
   std::chrono::milliseconds http_idle_timeout = 30s;  ///< keep-alive connection with no request
   std::chrono::milliseconds ws_ping_interval = 20s;   ///< 0 disables pings (pure compatibility)
-  std::chrono::milliseconds ws_idle_timeout = 0s;     ///< 0: no idle limit beyond the ping check
   /// Headers added to the responses the server writes itself (parse errors, 503 when full), e.g. CORS.
   std::vector<std::pair<std::string, std::string>> own_response_headers;
 };
