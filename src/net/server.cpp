@@ -12,6 +12,12 @@
 
 namespace net {
 
+void responder::operator()(http_response response) {
+  asio::post(executor_, [done = std::move(done_), r = std::move(response)]() mutable { std::move(done)(std::move(r)); });
+}
+
+http_response http_handler::handle(const http_request&, std::string_view) { return text_response(501); }
+
 shared_frame make_text_frame(std::string_view payload) {
   return std::make_shared<const std::string>(ws::encode(ws::opcode::text, payload));
 }
@@ -196,7 +202,11 @@ asio::awaitable<ws_handler*> connection::serve_http(http_request& upgrade, std::
       co_return handler;
     }
 
-    auto resp = h.handle(req, ip_);
+    // No deadline while the handler works: a model call may take seconds; the client waits on us.
+    deadline_ = clock::time_point::max();
+    auto resp = co_await asio::async_initiate<const asio::use_awaitable_t<>&, void(http_response)>(
+        [&](auto done) { h.handle_async(req, ip_, responder(std::move(done), srv_.io_.get_executor())); },
+        asio::use_awaitable);
     const bool keep = req.keep_alive() && !resp.close && !srv_.stopping_;
     auto bytes = serialize(resp, keep, req.method == "HEAD");
     h.access({ip_, &req, resp.status, resp.body.size(),

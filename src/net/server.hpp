@@ -3,6 +3,7 @@
 #include "net/stream.hpp"
 #include "net/ws.hpp"
 
+#include <boost/asio/any_completion_handler.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <spdlog/logger.h>
@@ -92,10 +93,29 @@ struct access_record {
   std::chrono::microseconds duration{};
 };
 
+/// Completes one asynchronous HTTP exchange. Call it exactly once, from any thread; the response is
+/// written on the connection's own executor.
+class responder {
+ public:
+  responder(asio::any_completion_handler<void(http_response)> done, asio::io_context::executor_type executor)
+      : done_(std::move(done)), executor_(executor) {}
+  void operator()(http_response response);
+
+ private:
+  asio::any_completion_handler<void(http_response)> done_;
+  asio::io_context::executor_type executor_;
+};
+
 class http_handler {
  public:
   virtual ~http_handler() = default;
-  virtual http_response handle(const http_request& request, std::string_view remote_ip) = 0;
+  /// Answers at once; the default for handlers that only implement handle_async is 501.
+  virtual http_response handle(const http_request& request, std::string_view remote_ip);
+  /// Answers later (a model call, a durable write): `request` stays valid until `respond` is called.
+  /// The default calls handle() and responds at once.
+  virtual void handle_async(const http_request& request, std::string_view remote_ip, responder respond) {
+    respond(handle(request, remote_ip));
+  }
   /// The handler for a WebSocket upgrade on this request, or nullptr with `refusal` filled in.
   virtual ws_handler* websocket(const http_request& request, http_response& refusal) = 0;
   virtual void access(const access_record&) {}
