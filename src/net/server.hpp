@@ -98,7 +98,7 @@ struct access_record {
 class responder {
  public:
   responder(asio::any_completion_handler<void(http_response)> done, asio::io_context::executor_type executor)
-      : done_(std::move(done)), executor_(executor) {}
+      : done_(std::move(done)), executor_(std::move(executor)) {}
   void operator()(http_response response);
 
  private:
