@@ -1,8 +1,14 @@
 #!/usr/bin/env bash
-# Installs what is missing, builds, and runs the stack on 127.0.0.1 (for now: sparc-signal serving web/).
-# Extra arguments go to sparc-signal, e.g. scripts/run.sh -m private.
+# Installs what is missing, builds, and runs the local stack on 127.0.0.1: sparc-mas (:8000, store in
+# build/run/) in the background and sparc-signal (:8080, serving web/; metrics :8888) in the foreground.
+# Ctrl-C stops both. Extra arguments go to sparc-signal, e.g. scripts/run.sh -m private.
 source "$(dirname "$0")/lib.sh"
 install_packages build
-build release sparc-signal
-say "Starting sparc-signal on http://127.0.0.1:8080 (metrics on :8888); Ctrl-C stops it"
-exec "${repo_root}/build/release/apps/sparc-signal/sparc-signal" --web-root "${repo_root}/web" --log-format text "$@"
+build release sparc-signal sparc-mas
+mkdir -p "${repo_root}/build/run"
+"${repo_root}/build/release/apps/sparc-mas/sparc-mas" --db "${repo_root}/build/run/sparc-mas.db" --log-format text &
+mas_pid=$!
+trap 'kill -TERM "${mas_pid}" 2>/dev/null; wait "${mas_pid}" 2>/dev/null' EXIT
+say "sparc-mas on http://127.0.0.1:8000 (GET /health, POST /v1/chat)"
+say "sparc-signal on http://127.0.0.1:8080 (metrics on :8888); Ctrl-C stops the stack"
+"${repo_root}/build/release/apps/sparc-signal/sparc-signal" --web-root "${repo_root}/web" --log-format text "$@"

@@ -13,6 +13,15 @@ build dev
 say "Running CTest (dev)"
 ctest --preset dev -j "${jobs}"
 
+# The optimised binaries, as deployed, against the black-box suites that cover their main paths.
+build release sparc-signal sparc-mas
+say "Black-box suites against the release binaries"
+(cd "${repo_root}/tests" &&
+  SPARC_SIGNAL_BIN="${repo_root}/build/release/apps/sparc-signal/sparc-signal" \
+  SPARC_MAS_BIN="${repo_root}/build/release/apps/sparc-mas/sparc-mas" \
+  node --test --test-reporter=dot blackbox/ws_public.test.mjs blackbox/http_private.test.mjs \
+    blackbox/shutdown.test.mjs blackbox/config_and_static.test.mjs blackbox/mas_api.test.mjs)
+
 if [[ ${SPARC_TEST_ASAN:-${CI:-false}} == 1 || ${SPARC_TEST_ASAN:-${CI:-false}} == true ]]; then
   build asan
   say "Running CTest (asan)"

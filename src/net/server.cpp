@@ -54,6 +54,7 @@ class connection final : public std::enable_shared_from_this<connection>, public
 
  private:
   asio::awaitable<ws_handler*> serve_http(http_request& upgrade, std::string& inbuf);
+  asio::awaitable<http_response> async_handle(http_handler& h, const http_request& req);
   // The WebSocket phase runs on plain callbacks: an idle socket then holds one small pending wait
   // operation instead of a chain of coroutine frames.
   void start_websocket(ws_handler& handler, const http_request& upgrade, std::string early);
@@ -204,9 +205,7 @@ asio::awaitable<ws_handler*> connection::serve_http(http_request& upgrade, std::
 
     // No deadline while the handler works: a model call may take seconds; the client waits on us.
     deadline_ = clock::time_point::max();
-    auto resp = co_await asio::async_initiate<const asio::use_awaitable_t<>&, void(http_response)>(
-        [&](auto done) { h.handle_async(req, ip_, responder(std::move(done), srv_.io_.get_executor())); },
-        asio::use_awaitable);
+    auto resp = co_await async_handle(h, req);
     const bool keep = req.keep_alive() && !resp.close && !srv_.stopping_;
     auto bytes = serialize(resp, keep, req.method == "HEAD");
     h.access({ip_, &req, resp.status, resp.body.size(),
@@ -216,6 +215,21 @@ asio::awaitable<ws_handler*> connection::serve_http(http_request& upgrade, std::
     if (!keep || !stream_.socket().is_open()) co_return nullptr;
     deadline_ = clock::now() + srv_.limits_.http_idle_timeout;
   }
+}
+
+asio::awaitable<http_response> connection::async_handle(http_handler& h, const http_request& req) {
+  // The initiation is a named object, not a lambda inside the co_await expression: GCC 12 miscompiles
+  // the latter at -O2 and above (the response never arrived in release builds).
+  struct initiation {
+    connection* self;
+    http_handler* handler;
+    const http_request* request;
+    void operator()(asio::any_completion_handler<void(http_response)> done) const {
+      handler->handle_async(*request, self->ip_, responder(std::move(done), self->srv_.io_.get_executor()));
+    }
+  };
+  co_return co_await asio::async_initiate<const asio::use_awaitable_t<>&, void(http_response)>(
+      initiation{this, &h, &req}, asio::use_awaitable);
 }
 
 void connection::start_websocket(ws_handler& handler, const http_request& upgrade, std::string early) {
