@@ -20,6 +20,9 @@ bool constant_time_equal(std::string_view a, std::string_view b) noexcept;
 /// True when `text` is well-formed UTF-8 (no overlongs, surrogates or code points above U+10FFFF).
 bool is_valid_utf8(std::string_view text) noexcept;
 
+/// ASCII-lowercased copy (bytes outside A-Z unchanged, so UTF-8 stays intact).
+std::string ascii_lower(std::string_view text);
+
 /// Appends `text` to `out` as a JSON string literal (quotes included). Invalid UTF-8 bytes become U+FFFD.
 void append_json_string(std::string& out, std::string_view text);
 

@@ -28,12 +28,6 @@ std::int64_t now_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
 
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
-
 engines::role role_of(api::agent a) {
   switch (a) {
     case api::agent::coach: return engines::role::coach;
@@ -88,7 +82,7 @@ bool service::authorized(const net::http_request& req) const {
 
 const agents::persona& service::pick_persona(std::string_view system_prompt) const {
   // The Unity client names the persona in its system prompt; Anne is Skills Practice 1, the default.
-  const auto text = lower(system_prompt);
+  const auto text = core::ascii_lower(system_prompt);
   if (text.find("maya") != std::string::npos && personas_.contains("maya-pena")) return personas_.at("maya-pena");
   if (const auto it = personas_.find("anne-palmer"); it != personas_.end()) return it->second;
   return personas_.begin()->second;
@@ -132,7 +126,7 @@ net::ws_handler* service::websocket(const net::http_request& req, net::http_resp
 
 void service::chat(const net::http_request& req, net::responder respond) {
   const auto started = std::chrono::steady_clock::now();
-  if (const auto type = req.header("content-type"); type && lower(*type).find("json") == std::string::npos)
+  if (const auto type = req.header("content-type"); type && core::ascii_lower(*type).find("json") == std::string::npos)
     return respond(error(req, 415, "unsupported_media_type", "send application/json"));
   std::vector<api::field_error> fields;
   auto decoded = api::decode_chat_request(req.body, &fields);

@@ -23,12 +23,6 @@ bool is_token(std::string_view s) { return !s.empty() && std::all_of(s.begin(), 
 
 char lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
 
-std::string to_lower(std::string_view s) {
-  std::string out(s);
-  std::transform(out.begin(), out.end(), out.begin(), lower);
-  return out;
-}
-
 bool iequals(std::string_view a, std::string_view b) {
   return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) { return lower(x) == lower(y); });
 }
@@ -181,7 +175,7 @@ parse_outcome parse_request(std::string_view buf, const http_parse_limits& limit
     for (const char c : value)
       if ((static_cast<unsigned char>(c) < 0x20 && c != '\t') || c == 0x7f) return fail(400, "control character in header");
     if (out.headers.size() >= limits.max_headers) return fail(431, "too many headers");
-    out.headers.emplace_back(to_lower(name), std::string(value));
+    out.headers.emplace_back(core::ascii_lower(name), std::string(value));
     const auto& key = out.headers.back().first;
     if (key == "content-length") {
       std::size_t n = 0;

@@ -1,5 +1,7 @@
 #include "mas/agents/persona.hpp"
 
+#include "core/encoding.hpp"
+
 #include <toml++/toml.h>
 
 #include <algorithm>
@@ -7,12 +9,6 @@
 namespace mas::agents {
 
 namespace {
-
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
 
 // Situations every persona must cover, so the caregiver never runs out of words.
 constexpr std::string_view required_lines[] = {"greeting", "counsel", "listen", "reveal", "vague", "accept",
@@ -32,7 +28,7 @@ std::string_view to_string(phase p) noexcept {
 }
 
 phase parse_phase(std::string_view text) noexcept {
-  std::string t = lower(text);
+  std::string t = core::ascii_lower(text);
   if (const auto at = t.find("phase_type="); at != std::string::npos) {
     const auto end = t.find_first_of(";\n", at);
     t = t.substr(at + 11, end == std::string::npos ? std::string::npos : end - at - 11);
@@ -86,7 +82,7 @@ core::result<persona> load_persona(const std::filesystem::path& file, std::strin
   if (!text("concern.summary", p.concern)) return fail("'concern.summary' must be a non-empty string");
   if (const auto* cues = t.at_path("concern.addressed_by").as_array()) {
     for (const auto& cue : *cues)
-      if (const auto s = cue.value<std::string>()) p.concern_addressed_by.push_back(lower(*s));
+      if (const auto s = cue.value<std::string>()) p.concern_addressed_by.push_back(core::ascii_lower(*s));
   }
   if (p.concern_addressed_by.empty()) return fail("'concern.addressed_by' must list at least one cue");
   const auto* lines = t["lines"].as_table();

@@ -17,8 +17,7 @@ std::string_view to_string(agent a) noexcept {
 }
 
 agent route(std::string_view value) noexcept {
-  std::string lower(value);
-  for (auto& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  const std::string lower = core::ascii_lower(value);
   if (lower.find("coach") != std::string::npos) return agent::coach;
   if (lower.find("supervisor") != std::string::npos) return agent::supervisor;
   return agent::caregiver;

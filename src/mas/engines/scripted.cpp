@@ -1,5 +1,7 @@
 #include "mas/engines/scripted.hpp"
 
+#include "core/encoding.hpp"
+
 #include "mas/agents/coach.hpp"
 
 #include <algorithm>
@@ -9,12 +11,6 @@ namespace mas::engines {
 
 namespace {
 
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
-
 bool has_any(const std::string& text, std::initializer_list<std::string_view> cues) {
   return std::any_of(cues.begin(), cues.end(), [&](std::string_view c) { return text.find(c) != std::string::npos; });
 }
@@ -23,8 +19,8 @@ bool has_any(const std::string& text, std::initializer_list<std::string_view> cu
 std::string clinician_words(const turn& t) {
   std::string all;
   for (const auto& e : t.transcript)
-    if (e.speaker == "clinician") (all += lower(e.text)) += '\n';
-  return all + lower(t.clinician_text);
+    if (e.speaker == "clinician") (all += core::ascii_lower(e.text)) += '\n';
+  return all + core::ascii_lower(t.clinician_text);
 }
 
 std::string caregiver_reply(const turn& t) {
@@ -49,7 +45,7 @@ std::string caregiver_reply(const turn& t) {
 }
 
 agents::coach_grade grade(const turn& t) {
-  const std::string text = lower(t.clinician_text);
+  const std::string text = core::ascii_lower(t.clinician_text);
   agents::coach_grade g;
   const auto quote = [&] { g.evidence.push_back(t.clinician_text.substr(0, 200)); };
   switch (t.phase) {
@@ -101,7 +97,7 @@ agents::coach_grade grade(const turn& t) {
 namespace rules {
 
 int counsel_elements(std::string_view clinician_text) noexcept {
-  const std::string t = lower(clinician_text);
+  const std::string t = core::ascii_lower(clinician_text);
   int n = 0;
   n += has_any(t, {" 9", "nine", " 10", " 11", " 12", "eleven", "twelve", "this age", "ages"});
   n += has_any(t, {"cancer"});
@@ -112,26 +108,26 @@ int counsel_elements(std::string_view clinician_text) noexcept {
 }
 
 bool explores_or_restates(std::string_view clinician_text) noexcept {
-  const std::string t = lower(clinician_text);
+  const std::string t = core::ascii_lower(clinician_text);
   return has_any(t, {"what worries", "what concerns", "tell me more", "what have you heard", "what makes you",
                      "can you tell me", "what are your", "how do you feel", "it sounds like", "you're worried",
                      "you are worried", "you feel", "if i understand", "what i'm hearing", "so you're", "concerns do you"});
 }
 
 bool empathizes(std::string_view clinician_text) noexcept {
-  const std::string t = lower(clinician_text);
+  const std::string t = core::ascii_lower(clinician_text);
   return has_any(t, {"i understand", "i hear you", "that makes sense", "many parents", "a lot of parents",
                      "it's normal", "it is normal", "completely understandable", "that's understandable", "valid",
                      "i can see why", "thank you for sharing", "of course you"});
 }
 
 bool strong_recommendation(std::string_view clinician_text) noexcept {
-  const std::string t = lower(clinician_text);
+  const std::string t = core::ascii_lower(clinician_text);
   return has_any(t, {"i recommend", "i strongly recommend", "i'd recommend", "i would recommend", "my recommendation"});
 }
 
 bool addresses_concern(const agents::persona& p, std::string_view clinician_text) noexcept {
-  const std::string t = lower(clinician_text);
+  const std::string t = core::ascii_lower(clinician_text);
   return std::any_of(p.concern_addressed_by.begin(), p.concern_addressed_by.end(),
                      [&](const std::string& cue) { return t.find(cue) != std::string::npos; });
 }
