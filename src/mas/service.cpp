@@ -4,7 +4,9 @@
 #include "core/log.hpp"
 #include "mas/agents/coach.hpp"
 #include "mas/api/contract.hpp"
+#include "mas/speech/espeak.hpp"
 #include "mas/store/audit.hpp"
+#include "core/json_scan.hpp"
 
 #include <boost/asio/signal_set.hpp>
 
@@ -40,10 +42,14 @@ engines::role role_of(api::agent a) {
 }  // namespace
 
 service::service(const config& cfg, std::map<std::string, agents::persona, std::less<>> personas,
-                 std::unique_ptr<store::commit_batcher> batcher, std::shared_ptr<spdlog::logger> log)
-    : cfg_(cfg), personas_(std::move(personas)), batcher_(std::move(batcher)), log_(std::move(log)) {}
+                 std::unique_ptr<store::commit_batcher> batcher, std::unique_ptr<speech::speech_engine> tts,
+                 std::shared_ptr<spdlog::logger> log)
+    : cfg_(cfg), personas_(std::move(personas)), batcher_(std::move(batcher)), log_(std::move(log)), tts_(std::move(tts)) {}
 
-void service::stop() { batcher_->stop(); }
+void service::stop() {
+  speech_pool_.join();
+  batcher_->stop();
+}
 
 void service::add_cors(const net::http_request& req, net::http_response& r) const {
   const auto origin = req.header("origin");
@@ -103,7 +109,10 @@ net::http_response service::handle(const net::http_request& req, std::string_vie
     const json body{{"status", "ok"},
                     {"ready", true},
                     {"auth", cfg_.api_keys.empty() ? "off (loopback only)" : "on"},
-                    {"checks", {{"store", "ok"}, {"personas", personas_.size()}, {"engine", engine_.name()}}},
+                    {"checks", {{"store", "ok"},
+                                {"personas", personas_.size()},
+                                {"engine", engine_.name()},
+                                {"speech", tts_ ? std::string(tts_->name()) : std::string("unavailable")}}},
                     {"api_contract_version", api::contract_version}};
     return json_response(req, body.dump());
   }
@@ -115,6 +124,11 @@ void service::handle_async(const net::http_request& req, std::string_view ip, ne
     if (req.method != "POST") return respond(error(req, 405, "method_not_allowed", "use POST"));
     if (!authorized(req)) return respond(error(req, 401, "unauthorized", "missing or invalid X-API-Key"));
     return chat(req, std::move(respond));
+  }
+  if (req.path == "/v1/tts" && req.method != "OPTIONS") {
+    if (req.method != "POST") return respond(error(req, 405, "method_not_allowed", "use POST"));
+    if (!authorized(req)) return respond(error(req, 401, "unauthorized", "missing or invalid X-API-Key"));
+    return tts(req, std::move(respond));
   }
   respond(handle(req, ip));
 }
@@ -247,6 +261,49 @@ void service::chat(const net::http_request& req, net::responder respond) {
   }
 }
 
+void service::tts(const net::http_request& req, net::responder respond) {
+  constexpr std::size_t max_text = 4000;  // one sentence or chunk per call, as the client sends it
+  constexpr int max_queued = 16;          // synthesis requests waiting for the worker
+  const auto fail = [&](int status, std::string_view code, std::string_view message) {
+    respond(error(req, status, code, message));
+  };
+  if (!tts_) return fail(503, "speech_unavailable", "no speech engine is available");
+  auto body = nlohmann::json::parse(req.body, nullptr, false);
+  if (!core::json_scan::validate(req.body, 8) || body.is_discarded() || !body.is_object())
+    return fail(400, "malformed", "the body is not a JSON object");
+  const auto text = body.value("text", nlohmann::json()).is_string() ? body["text"].get<std::string>() : std::string();
+  if (text.empty() || text.size() > max_text) return fail(422, "validation_failed", "text must be 1-4000 characters");
+  std::string voice = "en-us";
+  if (const auto v = body.find("voice"); v != body.end() && !v->is_null()) {
+    if (!v->is_string() || v->get_ref<const std::string&>().empty() || v->get_ref<const std::string&>().size() > 64)
+      return fail(422, "validation_failed", "voice must be a string of at most 64 characters");
+    voice = v->get<std::string>();
+  } else if (const auto s = body.find("session_id"); s != body.end() && s->is_string()) {
+    // The session's persona speaks with its own voice.
+    if (const auto it = sessions_.find(s->get<std::string>()); it != sessions_.end())
+      voice = personas_.at(it->second.persona_id).voice;
+  }
+  if (++speech_queued_ > max_queued) {
+    --speech_queued_;
+    auto r = error(req, 429, "busy", "too many speech requests in flight");
+    r.headers.emplace_back("Retry-After", "1");
+    return respond(std::move(r));
+  }
+  auto ok_headers = json_response(req, {}).headers;  // CORS and no-store, computed on the loop thread
+  boost::asio::post(speech_pool_, [this, text, voice, ok_headers, respond = std::move(respond),
+                                    unknown = error(req, 422, "unknown_voice", "no such voice"),
+                                    failed = error(req, 503, "speech_failed", "speech synthesis failed")]() mutable {
+    auto audio = tts_->synthesize(text, voice);
+    --speech_queued_;
+    if (!audio) return respond(audio.error() == core::errc::invalid_argument ? std::move(unknown) : std::move(failed));
+    net::http_response r;
+    r.content_type = "audio/wav";
+    r.headers = std::move(ok_headers);
+    r.body = speech::to_wav(*audio);
+    respond(std::move(r));
+  });
+}
+
 int audit_verify(const config& cfg) {
   std::string why;
   if (!std::filesystem::exists(cfg.db)) {
@@ -285,7 +342,13 @@ int run(const config& cfg) {
     if (!db) throw std::runtime_error("store: " + why);
     auto batcher = std::make_unique<store::commit_batcher>(std::move(*db));
     asio::io_context io(1);
-    service svc(cfg, std::move(*personas), std::move(batcher), log);
+    std::unique_ptr<speech::speech_engine> tts;
+    try {
+      tts = std::make_unique<speech::espeak_engine>();
+    } catch (const std::exception& e) {
+      core::log::event(*log, spdlog::level::warn, "speech_unavailable", {{"error", e.what()}});
+    }
+    service svc(cfg, std::move(*personas), std::move(batcher), std::move(tts), log);
     net::server_limits limits;
     limits.http.max_body_bytes = api::limits::chat_body_bytes;
     limits.ws_ping_interval = std::chrono::milliseconds(0);

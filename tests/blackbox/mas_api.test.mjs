@@ -119,6 +119,31 @@ describe('sparc-mas contract', () => {
     assert.equal(r.body.session_terminated, true, 'a terminated session stays terminated');
   });
 
+  test('/v1/tts speaks with espeak-ng and returns a real WAV', async () => {
+    const res = await fetch(`${srv.base}/v1/tts`, { method: 'POST', headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ text: 'Hello doctor, thanks for seeing us.' }) });
+    assert.equal(res.status, 200);
+    assert.equal(res.headers.get('content-type'), 'audio/wav');
+    const wav = Buffer.from(await res.arrayBuffer());
+    assert.equal(wav.toString('ascii', 0, 4), 'RIFF');
+    assert.equal(wav.toString('ascii', 8, 12), 'WAVE');
+    assert.equal(wav.readUInt32LE(24), 22050, 'sample rate');
+    assert.equal(wav.readUInt16LE(34), 16, 'bits per sample');
+    assert.equal(wav.readUInt32LE(40), wav.length - 44, 'data size matches');
+    assert.ok(wav.length > 44 + 22050, 'more than half a second of audio');
+    const persona = await fetch(`${srv.base}/v1/tts`, { method: 'POST', headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ text: 'Hi.', session_id: '20260101_120000_uid1' }) });
+    assert.equal(persona.status, 200, 'the session persona voice works');
+    for (const [body, status] of [[{ text: '' }, 422], [{ text: 'x'.repeat(4001) }, 422], [{ text: 'hi', voice: 'no-such-voice' }, 422], ['{', 400]]) {
+      const r = await fetch(`${srv.base}/v1/tts`, { method: 'POST', headers: { 'Content-Type': 'application/json' },
+        body: typeof body === 'string' ? body : JSON.stringify(body) });
+      assert.equal(r.status, status, JSON.stringify(body).slice(0, 40));
+      assert.ok((await r.json()).error.code);
+    }
+    const health = await (await fetch(`${srv.base}/health`)).json();
+    assert.equal(health.checks.speech, 'espeak-ng');
+  });
+
   test('a crisis gets the fixed message with 988 and ends the session without a warning', async () => {
     const r = await chat(srv, { session_id: 'crisis-1', user_message: 'Honestly I want to kill myself.' });
     assert.equal(r.status, 200);
