@@ -222,6 +222,16 @@ std::optional<value> validate(std::string_view text, std::size_t max_depth, std:
   return scanner(text, max_depth).run(why);
 }
 
+std::optional<nlohmann::json> parse(std::string_view text, std::size_t max_depth, std::string* why) {
+  if (!validate(text, max_depth, why)) return std::nullopt;
+  auto j = nlohmann::json::parse(text, nullptr, false);
+  if (j.is_discarded()) {  // only numbers beyond a double's range get here
+    if (why) *why = "number out of range";
+    return std::nullopt;
+  }
+  return j;
+}
+
 namespace {
 
 // On text `validate` accepted: the end of the string whose opening quote is at `pos` (memchr-fast).

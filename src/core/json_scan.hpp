@@ -1,4 +1,6 @@
 #pragma once
+#include <nlohmann/json.hpp>
+
 #include <cstddef>
 #include <optional>
 #include <string>
@@ -25,6 +27,10 @@ struct member {
 /// Validates `text` as exactly one JSON value (surrounding whitespace allowed). nullopt when invalid
 /// or nested deeper than `max_depth`; `why` gets a short reason.
 std::optional<value> validate(std::string_view text, std::size_t max_depth, std::string* why = nullptr);
+
+/// `validate`s `text` (the nesting bound included) before building a tree with nlohmann::json, so deep or
+/// malformed input never reaches the tree parser. nullopt (and `why`) when invalid.
+std::optional<nlohmann::json> parse(std::string_view text, std::size_t max_depth, std::string* why = nullptr);
 
 /// The members of an object value that `validate` accepted (shallow; nested values stay raw).
 std::vector<member> members(const value& object);

@@ -268,9 +268,9 @@ void service::tts(const net::http_request& req, net::responder respond) {
     respond(error(req, status, code, message));
   };
   if (!tts_) return fail(503, "speech_unavailable", "no speech engine is available");
-  auto body = nlohmann::json::parse(req.body, nullptr, false);
-  if (!core::json_scan::validate(req.body, 8) || body.is_discarded() || !body.is_object())
-    return fail(400, "malformed", "the body is not a JSON object");
+  auto parsed = core::json_scan::parse(req.body, 8);
+  if (!parsed || !parsed->is_object()) return fail(400, "malformed", "the body is not a JSON object");
+  auto& body = *parsed;
   const auto text = body.value("text", nlohmann::json()).is_string() ? body["text"].get<std::string>() : std::string();
   if (text.empty() || text.size() > max_text) return fail(422, "validation_failed", "text must be 1-4000 characters");
   std::string voice = "en-us";

@@ -34,14 +34,7 @@ void start_relay(std::string& out, std::string_view type, std::string_view from)
 }  // namespace
 
 std::optional<json> parse_bounded(std::string_view text, std::string* why) {
-  // Validate (depth bound included) before the JSON library builds a tree.
-  if (!core::json_scan::validate(text, limits::max_json_depth, why)) return std::nullopt;
-  json j = json::parse(text, nullptr, false);
-  if (j.is_discarded()) {
-    if (why) *why = "not valid JSON";
-    return std::nullopt;
-  }
-  return j;
+  return core::json_scan::parse(text, limits::max_json_depth, why);
 }
 
 core::result<std::optional<std::string>> read_connection_id(const json& obj, std::string* why) {

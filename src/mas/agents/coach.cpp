@@ -12,8 +12,9 @@ core::result<coach_grade> parse_coach_contract(std::string_view text, std::strin
     return core::make_error_code(core::errc::invalid_argument);
   };
   std::string scan_why;
-  if (!core::json_scan::validate(text, 8, &scan_why)) return fail("coach output is not JSON: " + scan_why);
-  const json j = json::parse(text, nullptr, false);
+  const auto parsed = core::json_scan::parse(text, 8, &scan_why);
+  if (!parsed) return fail("coach output is not JSON: " + scan_why);
+  const json& j = *parsed;
   if (!j.is_object()) return fail("coach output must be one JSON object");
   for (const char* key : {"score", "summary", "evidence", "keepDoing", "tryNextTime", "notes"})
     if (!j.contains(key)) return fail(std::string("coach output lacks '") + key + "'");

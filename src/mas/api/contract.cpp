@@ -96,12 +96,13 @@ core::result<chat_request> decode_chat_request(std::string_view body, std::vecto
     errors.push_back({"body", "request body too large"});
     return fail(core::errc::too_large);
   }
-  if (!core::json_scan::validate(body, limits::json_depth, &why)) {
+  const auto parsed = core::json_scan::parse(body, limits::json_depth, &why);
+  if (!parsed) {
     errors.push_back({"body", why});
     return fail(core::errc::malformed);
   }
-  const json j = json::parse(body, nullptr, false);
-  if (j.is_discarded() || !j.is_object()) {
+  const json& j = *parsed;
+  if (!j.is_object()) {
     errors.push_back({"body", "must be a JSON object"});
     return fail(core::errc::malformed);
   }
