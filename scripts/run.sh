@@ -9,6 +9,6 @@ mkdir -p "${repo_root}/build/run"
 "${repo_root}/build/release/apps/sparc-mas/sparc-mas" --db "${repo_root}/build/run/sparc-mas.db" --log-format text &
 mas_pid=$!
 trap 'kill -TERM "${mas_pid}" 2>/dev/null; wait "${mas_pid}" 2>/dev/null' EXIT
-say "sparc-mas on http://127.0.0.1:8000 (GET /health, POST /v1/chat)"
+say "sparc-mas on http://127.0.0.1:8000 (see docs/api.md: /health, /v1/sessions, /v1/chat, /v1/tts)"
 say "sparc-signal on http://127.0.0.1:8080 (metrics on :8888); Ctrl-C stops the stack"
 "${repo_root}/build/release/apps/sparc-signal/sparc-signal" --web-root "${repo_root}/web" --log-format text "$@"

@@ -11,14 +11,35 @@ struct config {
   std::string bind = "127.0.0.1";
   std::uint16_t port = 8000;
   std::string db = "sparc-mas.db";
-  std::string data_dir;  ///< personas live in <data_dir>/personas
+  std::string data_dir;       ///< personas live in <data_dir>/personas
   std::string api_keys_file;  ///< one key per line; empty: no auth (allowed only on loopback)
   std::vector<std::string> cors_origins;
   std::string ready_file;
   std::string log_level = "info";
   std::string log_format = "json";
   std::size_t max_sessions = 10000;
-  std::vector<std::string> api_keys;  ///< loaded from api_keys_file
+  std::string profile = "development";  ///< "production" refuses engines whose output is not a model's
+  // Admission and fairness (0 disables a rate limit).
+  double rate_per_key = 50;                 ///< requests per second per API key (burst: twice that)
+  double rate_per_session = 5;              ///< chat turns per second per session (burst: twice that)
+  std::size_t max_inflight = 64;            ///< turns being generated or committed at once
+  std::size_t max_queue = 256;              ///< turns waiting for a slot; beyond this 503
+  std::uint32_t engine_timeout_ms = 30000;  ///< one generation; slower counts as an engine failure
+  // Speech in chat replies and the clip cache behind /v1/audio/{id}.
+  std::string chat_audio = "none";  ///< "none" (the client calls /v1/tts) or "url" (audio_url, legacy base64)
+  std::uint32_t audio_ttl_s = 300;
+  std::size_t audio_cache_mb = 64;
+  // Retention of ended sessions.
+  std::uint32_t retention_days = 30;
+  std::uint32_t purge_interval_s = 3600;
+  std::uint32_t session_idle_s = 3600;  ///< live sessions idle this long leave memory (they stay in the store)
+
+  /// An API key and the id recorded as a session's owner (a hash prefix, never the key).
+  struct api_key {
+    std::string key;
+    std::string id;
+  };
+  std::vector<api_key> api_keys;  ///< loaded from api_keys_file
 };
 
 /// What the command line asks for: run the service, verify the audit chain, or exit with a code.

@@ -1,55 +1,132 @@
 #include "mas/service.hpp"
 
 #include "core/encoding.hpp"
+#include "core/ids.hpp"
+#include "core/json_scan.hpp"
 #include "core/log.hpp"
 #include "mas/agents/coach.hpp"
-#include "mas/api/contract.hpp"
 #include "mas/speech/espeak.hpp"
 #include "mas/store/audit.hpp"
-#include "core/json_scan.hpp"
 
+#include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
 
+#include <algorithm>
+#include <charconv>
 #include <chrono>
 #include <csignal>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <sstream>
 #include <unistd.h>
 
 namespace mas {
 
 namespace asio = boost::asio;
 using json = nlohmann::ordered_json;
+using namespace std::chrono_literals;
 
 namespace {
 
-constexpr std::size_t transcript_turns = 24;  ///< history the engines see, as the original kept
+constexpr std::size_t transcript_turns = 24;           ///< history the engines see, as the original kept
+constexpr std::int64_t max_turns_per_session = 20000;  ///< stored utterances; a training conversation has dozens
+constexpr std::int64_t transcript_page = 200;          ///< turns per GET /v1/sessions/{id} page
+constexpr std::size_t legacy_audio_b64_bytes = std::size_t{512} * 1024;  ///< the original's cap on inline base64 audio
+constexpr std::size_t max_clip_bytes = std::size_t{2} * 1024 * 1024;  ///< one reply; a minute of 22 kHz mono is 2.6 MB
+constexpr std::size_t rate_limiter_keys = 100000;                     ///< keys and sessions tracked for rate limits
+constexpr int breaker_failures = 5;  ///< consecutive engine failures that open the circuit
+constexpr auto breaker_cooldown = 10s;
 
 std::int64_t now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
 }
 
 engines::role role_of(api::agent a) {
   switch (a) {
-    case api::agent::coach: return engines::role::coach;
-    case api::agent::supervisor: return engines::role::supervisor;
-    case api::agent::caregiver: break;
+    case api::agent::coach:
+      return engines::role::coach;
+    case api::agent::supervisor:
+      return engines::role::supervisor;
+    case api::agent::caregiver:
+      break;
   }
   return engines::role::caregiver;
 }
 
+/// The route template of a path, for metrics (never the raw path: ids would grow the label set).
+std::string_view route_of(std::string_view path) {
+  if (path.starts_with("/v1/sessions/")) return "/v1/sessions/{id}";
+  if (path.starts_with("/v1/audio/")) return "/v1/audio/{id}";
+  for (const std::string_view known : {"/health", "/metrics", "/openapi.json", "/v1/chat", "/v1/tts", "/v1/sessions"})
+    if (path == known) return known;
+  return "other";
+}
+
+std::string retry_seconds(std::chrono::milliseconds after) {
+  return std::to_string(std::max<std::int64_t>(1, (after.count() + 999) / 1000));
+}
+
+void add_server_timing(net::http_response& r, std::chrono::steady_clock::time_point started) {
+  const auto us =
+      std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - started).count();
+  // Milliseconds with three decimals, from integer microseconds (no locale, no floating point).
+  std::string value = "app;dur=" + std::to_string(us / 1000) + '.';
+  const auto frac = std::to_string(1000 + us % 1000);
+  value.append(frac, 1, 3);
+  r.headers.emplace_back("Server-Timing", std::move(value));
+}
+
 }  // namespace
 
-service::service(const config& cfg, std::map<std::string, agents::persona, std::less<>> personas,
-                 std::unique_ptr<store::commit_batcher> batcher, std::unique_ptr<speech::speech_engine> tts,
-                 std::shared_ptr<spdlog::logger> log)
-    : cfg_(cfg), personas_(std::move(personas)), batcher_(std::move(batcher)), log_(std::move(log)), tts_(std::move(tts)) {}
+/// One chat turn from admission to reply. Fields are written by one thread at a time: the loop, then (with chat
+/// audio) the speech worker, then the loop again after the commit.
+struct service::turn_context {
+  std::chrono::steady_clock::time_point started;
+  const net::http_request* request = nullptr;  ///< valid until `respond` is called
+  std::optional<net::responder> respond;
+  caller who;
+  api::chat_request in;
+  std::string fingerprint;
+  api::chat_response out;
+  std::string reply_agent = "supervisor";
+  std::function<core::result<void>(store::database&)> write;
+  std::string voice;
+};
+
+service::service(asio::io_context& io, const config& cfg, std::map<std::string, agents::persona, std::less<>> personas,
+                 std::unique_ptr<store::commit_batcher> batcher, store::database reader,
+                 std::unique_ptr<speech::speech_engine> tts, std::shared_ptr<spdlog::logger> log)
+    : io_(io),
+      cfg_(cfg),
+      personas_(std::move(personas)),
+      batcher_(std::move(batcher)),
+      reader_(std::move(reader)),
+      log_(std::move(log)),
+      breaker_(breaker_failures, breaker_cooldown),
+      tts_(std::move(tts)),
+      clips_(std::chrono::seconds(cfg.audio_ttl_s), cfg.audio_cache_mb * 1024 * 1024, max_clip_bytes),
+      key_limiter_(cfg.rate_per_key, cfg.rate_per_key * 2, rate_limiter_keys),
+      session_limiter_(cfg.rate_per_session, cfg.rate_per_session * 2, rate_limiter_keys),
+      admission_(cfg.max_inflight, cfg.max_queue),
+      purge_timer_(io),
+      evict_timer_(io) {}
+
+void service::start_timers() {
+  schedule_purge(5s);  // soon after start, then every purge interval
+  schedule_eviction();
+}
 
 void service::stop() {
+  purge_timer_.cancel();
+  evict_timer_.cancel();
   speech_pool_.join();
+  maintenance_pool_.join();
   batcher_->stop();
 }
+
+// ---- plumbing ---------------------------------------------------------------------------------------------------
 
 void service::add_cors(const net::http_request& req, net::http_response& r) const {
   const auto origin = req.header("origin");
@@ -71,19 +148,38 @@ net::http_response service::json_response(const net::http_request& req, std::str
   return r;
 }
 
-net::http_response service::error(const net::http_request& req, int status, std::string_view code, std::string_view message) const {
+net::http_response service::error(const net::http_request& req, int status, std::string_view code,
+                                  std::string_view message) {
+  metrics_.count_error(code);
   auto r = json_response(req, api::encode_error(code, message));
   r.status = status;
   return r;
 }
 
-bool service::authorized(const net::http_request& req) const {
-  if (cfg_.api_keys.empty()) return true;
+net::http_response service::retry_later(const net::http_request& req, int status, std::string_view code,
+                                        std::string_view message, std::chrono::milliseconds after) {
+  auto r = error(req, status, code, message);
+  r.headers.emplace_back("Retry-After", retry_seconds(after));
+  return r;
+}
+
+std::optional<service::caller> service::authenticate(const net::http_request& req) const {
+  if (cfg_.api_keys.empty()) return caller{"local"};
   const auto key = req.header("x-api-key");
-  if (!key) return false;
-  bool match = false;
-  for (const auto& k : cfg_.api_keys) match |= core::constant_time_equal(*key, k);  // no early exit
-  return match;
+  if (!key) return std::nullopt;
+  const config::api_key* found = nullptr;
+  for (const auto& k : cfg_.api_keys)  // no early exit: every key is compared in constant time
+    if (core::constant_time_equal(*key, k.key)) found = &k;
+  if (!found) return std::nullopt;
+  return caller{found->id};
+}
+
+const agents::persona* service::find_persona(std::string_view id_or_name) const {
+  if (const auto it = personas_.find(id_or_name); it != personas_.end()) return &it->second;
+  const auto wanted = core::ascii_lower(id_or_name);
+  for (const auto& [id, p] : personas_)
+    if (core::ascii_lower(p.name) == wanted) return &p;
+  return nullptr;
 }
 
 const agents::persona& service::pick_persona(std::string_view system_prompt) const {
@@ -93,6 +189,8 @@ const agents::persona& service::pick_persona(std::string_view system_prompt) con
   if (const auto it = personas_.find("anne-palmer"); it != personas_.end()) return it->second;
   return personas_.begin()->second;
 }
+
+// ---- dispatch ---------------------------------------------------------------------------------------------------
 
 net::http_response service::handle(const net::http_request& req, std::string_view) {
   if (req.method == "OPTIONS") {
@@ -106,31 +204,55 @@ net::http_response service::handle(const net::http_request& req, std::string_vie
   }
   if (req.path == "/health") {
     if (req.method != "GET" && req.method != "HEAD") return error(req, 405, "method_not_allowed", "use GET");
-    const json body{{"status", "ok"},
-                    {"ready", true},
-                    {"auth", cfg_.api_keys.empty() ? "off (loopback only)" : "on"},
-                    {"checks", {{"store", "ok"},
-                                {"personas", personas_.size()},
-                                {"engine", engine_.name()},
-                                {"speech", tts_ ? std::string(tts_->name()) : std::string("unavailable")}}},
-                    {"api_contract_version", api::contract_version}};
-    return json_response(req, body.dump());
+    return health(req);
   }
   return error(req, 404, "not_found", "no such route");
 }
 
 void service::handle_async(const net::http_request& req, std::string_view ip, net::responder respond) {
-  if (req.path == "/v1/chat" && req.method != "OPTIONS") {
-    if (req.method != "POST") return respond(error(req, 405, "method_not_allowed", "use POST"));
-    if (!authorized(req)) return respond(error(req, 401, "unauthorized", "missing or invalid X-API-Key"));
-    return chat(req, std::move(respond));
+  const auto started = clock::now();
+  const auto route = route_of(req.path);
+  metrics_.count_request(route);
+  const auto reply = [&](net::http_response r) {
+    add_server_timing(r, started);
+    respond(std::move(r));
+  };
+  if (req.method == "OPTIONS" || route == "/health" || route == "other") return reply(handle(req, ip));
+
+  const auto who = authenticate(req);
+  if (!who) return reply(error(req, 401, "unauthorized", "missing or invalid X-API-Key"));
+  if (const auto wait = key_limiter_.acquire(who->key_id, started); wait.count() > 0)
+    return reply(retry_later(req, 429, "rate_limited", "too many requests for this API key", wait));
+
+  const auto method_is = [&](std::string_view m) { return req.method == m || (m == "GET" && req.method == "HEAD"); };
+  if (route == "/v1/chat") {
+    if (!method_is("POST")) return reply(error(req, 405, "method_not_allowed", "use POST"));
+    return chat(req, *who, std::move(respond));
   }
-  if (req.path == "/v1/tts" && req.method != "OPTIONS") {
-    if (req.method != "POST") return respond(error(req, 405, "method_not_allowed", "use POST"));
-    if (!authorized(req)) return respond(error(req, 401, "unauthorized", "missing or invalid X-API-Key"));
+  if (route == "/v1/tts") {
+    if (!method_is("POST")) return reply(error(req, 405, "method_not_allowed", "use POST"));
     return tts(req, std::move(respond));
   }
-  respond(handle(req, ip));
+  if (route == "/v1/sessions") {
+    if (!method_is("POST")) return reply(error(req, 405, "method_not_allowed", "use POST"));
+    return create_session(req, *who, std::move(respond));
+  }
+  if (route == "/v1/sessions/{id}") {
+    const auto id = std::string_view(req.path).substr(std::string_view("/v1/sessions/").size());
+    if (method_is("GET")) return reply(get_session(req, *who, id));
+    if (method_is("DELETE")) return delete_session(req, *who, id, std::move(respond));
+    return reply(error(req, 405, "method_not_allowed", "use GET or DELETE"));
+  }
+  if (route == "/v1/audio/{id}") {
+    if (!method_is("GET")) return reply(error(req, 405, "method_not_allowed", "use GET"));
+    return reply(audio(req, std::string_view(req.path).substr(std::string_view("/v1/audio/").size())));
+  }
+  if (route == "/metrics") {
+    if (!method_is("GET")) return reply(error(req, 405, "method_not_allowed", "use GET"));
+    return reply(metrics_page(req));
+  }
+  if (!method_is("GET")) return reply(error(req, 405, "method_not_allowed", "use GET"));
+  reply(openapi(req));
 }
 
 net::ws_handler* service::websocket(const net::http_request& req, net::http_response& refusal) {
@@ -138,104 +260,440 @@ net::ws_handler* service::websocket(const net::http_request& req, net::http_resp
   return nullptr;
 }
 
-void service::chat(const net::http_request& req, net::responder respond) {
-  const auto started = std::chrono::steady_clock::now();
+// ---- sessions ---------------------------------------------------------------------------------------------------
+
+service::session_state* service::find_session(const net::http_request& req, const caller& who, const std::string& id,
+                                              net::http_response& refusal) {
+  const auto not_found = [&] {
+    refusal = error(req, 404, "session_not_found", "no such session");  // also for another key's session
+    return nullptr;
+  };
+  if (const auto it = sessions_.find(id); it != sessions_.end()) {
+    if (it->second.owner != who.key_id) return not_found();
+    if (it->second.ended) {
+      refusal = error(req, 409, "session_ended", "the session has ended");
+      return nullptr;
+    }
+    it->second.last_used = clock::now();
+    return &it->second;
+  }
+  auto row = reader_.session(id);
+  if (!row) {
+    if (row.error() == core::errc::not_found) return not_found();
+    refusal = retry_later(req, 503, "store_unavailable", "the session could not be read; retry", 1s);
+    return nullptr;
+  }
+  if (row->owner != who.key_id) return not_found();
+  if (row->ended_at_ms) {
+    refusal = error(req, 409, "session_ended", "the session has ended");
+    return nullptr;
+  }
+  if (sessions_.size() >= cfg_.max_sessions) {
+    refusal = retry_later(req, 503, "capacity", "too many live sessions", 30s);
+    return nullptr;
+  }
+  // Back into memory from the store: the counters, the persona and the recent transcript.
+  auto recent = reader_.latest_turns(id, static_cast<std::int64_t>(transcript_turns) * 2);
+  auto last = reader_.latest_turns(id, 1);
+  if (!recent || !last) {
+    refusal = retry_later(req, 503, "store_unavailable", "the session could not be read; retry", 1s);
+    return nullptr;
+  }
+  session_state s;
+  s.owner = row->owner;
+  s.persona_id = personas_.contains(row->persona) ? row->persona : pick_persona("").id;
+  s.scenario = row->scenario;
+  s.training_type = row->training_type;
+  s.phase = agents::parse_phase(row->phase);
+  s.safety = {static_cast<int>(row->violations), row->terminated, row->flagged};
+  s.seq = last->empty() ? 0 : last->back().seq;
+  s.created_at_ms = row->created_at_ms;
+  s.last_used = clock::now();
+  for (auto& t : *recent) {
+    if (t.agent == "user")
+      s.transcript.push_back({"clinician", std::move(t.text)});
+    else if (t.agent == "caregiver")
+      s.transcript.push_back({"caregiver", std::move(t.text)});
+  }
+  while (s.transcript.size() > transcript_turns) s.transcript.erase(s.transcript.begin());
+  return &sessions_.emplace(id, std::move(s)).first->second;
+}
+
+void service::create_session(const net::http_request& req, const caller& who, net::responder respond) {
+  const auto started = clock::now();
+  auto reply = [started, respond = std::make_shared<net::responder>(std::move(respond))](net::http_response r) {
+    add_server_timing(r, started);
+    (*respond)(std::move(r));
+  };
+  if (const auto type = req.header("content-type");
+      !req.body.empty() && type && core::ascii_lower(*type).find("json") == std::string::npos)
+    return reply(error(req, 415, "unsupported_media_type", "send application/json"));
+  std::vector<api::field_error> fields;
+  auto decoded = api::decode_session_create(req.body, &fields);
+  if (!decoded) {
+    const bool malformed = decoded.error() == core::errc::malformed;
+    const auto code = malformed ? "malformed" : "validation_failed";
+    metrics_.count_error(code);
+    auto r = json_response(
+        req, api::encode_error(code, malformed ? "the body is not a JSON object" : "invalid fields", fields));
+    r.status = decoded.error() == core::errc::too_large ? 413 : (malformed ? 400 : 422);
+    return reply(std::move(r));
+  }
+  const agents::persona* persona = decoded->persona.empty() ? &pick_persona("") : find_persona(decoded->persona);
+  if (!persona) {
+    metrics_.count_error("validation_failed");
+    auto r =
+        json_response(req, api::encode_error("validation_failed", "invalid fields", {{"persona", "no such persona"}}));
+    r.status = 422;
+    return reply(std::move(r));
+  }
+  std::string id = decoded->session_id.empty() ? core::uuid_v4() : decoded->session_id;
+  if (sessions_.contains(id) || reader_.session(id))
+    return reply(error(req, 409, "session_exists", "a session with this id exists"));
+  if (sessions_.size() >= cfg_.max_sessions)
+    return reply(retry_later(req, 503, "capacity", "too many live sessions", 30s));
+
+  store::session_record row;
+  row.id = id;
+  row.owner = who.key_id;
+  row.persona = persona->id;
+  row.scenario = decoded->scenario;
+  row.training_type = decoded->training_type.empty() ? persona->training_type : decoded->training_type;
+  row.phase = std::string(agents::to_string(agents::phase::unknown));
+  row.created_at_ms = row.updated_at_ms = now_ms();
+
+  session_state s;
+  s.owner = row.owner;
+  s.persona_id = row.persona;
+  s.scenario = row.scenario;
+  s.training_type = row.training_type;
+  s.created_at_ms = row.created_at_ms;
+  s.pending_writes = 1;
+  s.last_used = clock::now();
+  sessions_.emplace(id, std::move(s));
+
+  api::session_view view;
+  view.session_id = id;
+  view.persona = persona->id;
+  view.persona_name = persona->name;
+  view.scenario = row.scenario;
+  view.training_type = row.training_type;
+  view.phase = row.phase;
+  view.created_at_ms = view.updated_at_ms = row.created_at_ms;
+  auto created = json_response(req, api::encode_session(view));
+  created.status = 201;
+  created.headers.emplace_back("Location", "/v1/sessions/" + id);
+  auto failed = retry_later(req, 503, "store_unavailable", "the session could not be stored; retry", 1s);
+  auto done = [this, id, reply, created = std::move(created),
+               failed = std::move(failed)](core::result<void> r) mutable {
+    asio::post(io_, [this, id, reply, r, created = std::move(created), failed = std::move(failed)]() mutable {
+      if (const auto it = sessions_.find(id); it != sessions_.end()) {
+        if (--it->second.pending_writes == 0 && !r) sessions_.erase(it);  // never stored: forget it
+      }
+      reply(r ? std::move(created) : std::move(failed));
+    });
+  };
+  auto write = [row](store::database& db) { return db.create_session(row); };
+  if (!batcher_->submit(std::move(write), done)) {
+    sessions_.erase(id);
+    core::log::event(*log_, spdlog::level::warn, "store_queue_full");
+    reply(retry_later(req, 503, "store_unavailable", "the store is busy; retry", 1s));
+  }
+}
+
+net::http_response service::get_session(const net::http_request& req, const caller& who, std::string_view id) {
+  if (!api::valid_session_id(id)) return error(req, 404, "session_not_found", "no such session");
+  std::int64_t after = 0;
+  if (const auto q = req.query_param("after_seq")) {
+    const auto [end, ec] = std::from_chars(q->data(), q->data() + q->size(), after);
+    if (ec != std::errc() || end != q->data() + q->size() || after < 0)
+      return error(req, 400, "bad_query", "after_seq must be a non-negative integer");
+  }
+  auto row = reader_.session(id);
+  if (!row && row.error() != core::errc::not_found)
+    return retry_later(req, 503, "store_unavailable", "the session could not be read; retry", 1s);
+  if (!row || row->owner != who.key_id) return error(req, 404, "session_not_found", "no such session");
+  auto turns = reader_.turns_after(id, after, transcript_page + 1);
+  if (!turns) return retry_later(req, 503, "store_unavailable", "the session could not be read; retry", 1s);
+  const bool more = static_cast<std::int64_t>(turns->size()) > transcript_page;
+  if (more) turns->pop_back();
+
+  api::session_view v;
+  v.session_id = row->id;
+  v.persona = row->persona;
+  if (const auto* p = find_persona(row->persona)) v.persona_name = p->name;
+  v.scenario = row->scenario;
+  v.training_type = row->training_type;
+  v.phase = row->phase;
+  v.warning_count = static_cast<int>(row->violations);
+  v.session_terminated = row->terminated;
+  v.flagged_for_review = row->flagged;
+  v.created_at_ms = row->created_at_ms;
+  v.updated_at_ms = row->updated_at_ms;
+  v.ended_at_ms = row->ended_at_ms;
+  auto& out = v.turns.emplace();
+  for (auto& t : *turns) out.push_back({t.seq, std::move(t.agent), std::move(t.text), t.created_at_ms});
+  auto r = json_response(req, api::encode_session(v));
+  if (more)
+    r.headers.emplace_back(
+        "Link", "</v1/sessions/" + row->id + "?after_seq=" + std::to_string(out.back().seq) + ">; rel=\"next\"");
+  return r;
+}
+
+void service::delete_session(const net::http_request& req, const caller& who, std::string_view id_view,
+                             net::responder respond) {
+  const auto started = clock::now();
+  auto reply = [started, respond = std::make_shared<net::responder>(std::move(respond))](net::http_response r) {
+    add_server_timing(r, started);
+    (*respond)(std::move(r));
+  };
+  const std::string id(id_view);
+  if (!api::valid_session_id(id)) return reply(error(req, 404, "session_not_found", "no such session"));
+  auto row = reader_.session(id);
+  const auto live = sessions_.find(id);
+  const bool live_mine = live != sessions_.end() && live->second.owner == who.key_id;
+  if (!row && !live_mine) {
+    if (row.error() == core::errc::not_found) return reply(error(req, 404, "session_not_found", "no such session"));
+    return reply(retry_later(req, 503, "store_unavailable", "the session could not be read; retry", 1s));
+  }
+  if (row && row->owner != who.key_id) return reply(error(req, 404, "session_not_found", "no such session"));
+  api::session_view view;
+  view.session_id = id;
+  if (row && row->ended_at_ms) {  // ending twice is harmless: answer with the first ending
+    view.ended_at_ms = row->ended_at_ms;
+    auto r = json_response(req, json{{"session_id", id}, {"ended", true}, {"ended_at_ms", *row->ended_at_ms}}.dump());
+    return reply(std::move(r));
+  }
+  const auto ended_at = now_ms();
+  if (live_mine) {
+    live->second.ended = true;  // later turns get 409; turns already admitted finish
+    ++live->second.pending_writes;
+  }
+  auto ok = json_response(req, json{{"session_id", id}, {"ended", true}, {"ended_at_ms", ended_at}}.dump());
+  auto failed = retry_later(req, 503, "store_unavailable", "the session could not be updated; retry", 1s);
+  auto done = [this, id, live_mine, reply, ok = std::move(ok),
+               failed = std::move(failed)](core::result<void> r) mutable {
+    asio::post(io_, [this, id, live_mine, reply, r, ok = std::move(ok), failed = std::move(failed)]() mutable {
+      if (const auto it = sessions_.find(id); live_mine && it != sessions_.end()) {
+        --it->second.pending_writes;
+        if (!r) it->second.ended = false;
+      }
+      reply(r ? std::move(ok) : std::move(failed));
+    });
+  };
+  // The ending is written after every turn already queued for this session (the writer keeps submission order).
+  auto write = [id, ended_at](store::database& db) -> core::result<void> {
+    auto s = db.session(id);
+    if (!s) return s.error();
+    if (s->ended_at_ms) return {};
+    s->ended_at_ms = ended_at;
+    s->updated_at_ms = ended_at;
+    return db.update_session(*s);
+  };
+  if (!batcher_->submit(std::move(write), done)) {
+    if (live_mine) {
+      live->second.ended = false;
+      --live->second.pending_writes;
+    }
+    reply(retry_later(req, 503, "store_unavailable", "the store is busy; retry", 1s));
+  }
+}
+
+// ---- chat -------------------------------------------------------------------------------------------------------
+
+void service::chat(const net::http_request& req, const caller& who, net::responder respond) {
+  auto ctx = std::make_shared<turn_context>();
+  ctx->started = clock::now();
+  ctx->request = &req;
+  ctx->respond.emplace(std::move(respond));
+  ctx->who = who;
+  const auto refuse = [&](net::http_response r) {
+    add_server_timing(r, ctx->started);
+    (*ctx->respond)(std::move(r));
+  };
   if (const auto type = req.header("content-type"); type && core::ascii_lower(*type).find("json") == std::string::npos)
-    return respond(error(req, 415, "unsupported_media_type", "send application/json"));
+    return refuse(error(req, 415, "unsupported_media_type", "send application/json"));
   std::vector<api::field_error> fields;
   auto decoded = api::decode_chat_request(req.body, &fields);
   if (!decoded) {
     const bool malformed = decoded.error() == core::errc::malformed;
-    auto r = json_response(req, api::encode_error(malformed ? "malformed" : "validation_failed",
-                                                  malformed ? "the body is not a JSON object" : "invalid fields", fields));
+    const auto code = malformed ? "malformed" : "validation_failed";
+    metrics_.count_error(code);
+    auto r = json_response(
+        req, api::encode_error(code, malformed ? "the body is not a JSON object" : "invalid fields", fields));
     r.status = decoded.error() == core::errc::too_large ? 413 : (malformed ? 400 : 422);
-    return respond(std::move(r));
+    return refuse(std::move(r));
   }
-  auto& in = *decoded;
-  auto it = sessions_.find(in.session_id);
-  if (it == sessions_.end()) {
-    if (sessions_.size() >= cfg_.max_sessions) {
-      auto r = error(req, 503, "capacity", "too many live sessions");
-      r.headers.emplace_back("Retry-After", "30");
-      return respond(std::move(r));
-    }
-    it = sessions_.emplace(in.session_id, session_state{}).first;
-    it->second.persona_id = pick_persona(in.system_prompt).id;
+  ctx->in = std::move(*decoded);
+  const auto& id = ctx->in.session_id;
+
+  session_state* session = nullptr;
+  net::http_response refusal;
+  if (sessions_.contains(id) || reader_.session(id)) {
+    session = find_session(req, who, id, refusal);
+    if (!session) return refuse(std::move(refusal));
+  } else {
+    // The Unity client never creates sessions: a new id starts one, with the persona its system prompt names.
+    if (sessions_.size() >= cfg_.max_sessions)
+      return refuse(retry_later(req, 503, "capacity", "too many live sessions", 30s));
+    session_state s;
+    s.owner = who.key_id;
+    const auto& persona = pick_persona(ctx->in.system_prompt);
+    s.persona_id = persona.id;
+    s.training_type = persona.training_type;
+    s.created_at_ms = now_ms();
+    s.last_used = clock::now();
+    session = &sessions_.emplace(id, std::move(s)).first->second;
   }
+  if (session->seq + 2 > max_turns_per_session)
+    return refuse(error(req, 409, "session_full", "the session holds the maximum number of turns; start a new one"));
+  if (const auto wait = session_limiter_.acquire(id, ctx->started); wait.count() > 0)
+    return refuse(retry_later(req, 429, "rate_limited", "too many turns for this session", wait));
+
+  // The same turn twice while the first is still being answered (a client retrying on a timeout): refuse the copy
+  // and let the original finish; its reply is stored and shows up in the transcript.
+  ctx->fingerprint = std::string(api::to_string(ctx->in.target)) + ':' +
+                     std::to_string(std::hash<std::string_view>{}(ctx->in.user_message));
+  if (std::find(session->in_flight.begin(), session->in_flight.end(), ctx->fingerprint) != session->in_flight.end())
+    return refuse(retry_later(req, 409, "duplicate_turn", "the same turn is already being answered", 1s));
+  session->in_flight.push_back(ctx->fingerprint);
+
+  if (!admission_.enter([this, ctx] { run_turn(ctx); })) {
+    auto& flights = session->in_flight;
+    flights.erase(std::find(flights.begin(), flights.end(), ctx->fingerprint));
+    return refuse(retry_later(req, 503, "overloaded", "too many turns in progress; retry", 1s));
+  }
+}
+
+void service::run_turn(const std::shared_ptr<turn_context>& ctx) {
+  const auto& req = *ctx->request;
+  const auto& in = ctx->in;
+  const auto it = sessions_.find(in.session_id);
+  if (it == sessions_.end() || it->second.ended)
+    return finish_turn(ctx, error(req, 409, "session_ended", "the session has ended"));
   auto& session = it->second;
   const auto& persona = personas_.at(session.persona_id);
+  const auto now = clock::now();
+  if (!breaker_.allow(now))
+    return finish_turn(ctx, retry_later(req, 503, "engine_unavailable", "the text engine is failing; retry later",
+                                        breaker_.retry_after(now)));
+  if (!in.phase_context.empty()) session.phase = agents::parse_phase(in.phase_context);
 
   // Supervisor first: every input, before any agent sees it.
   const auto decision = agents::decide_input(session.safety, in.user_message);
-  api::chat_response out;
+  metrics_.count_decision(agents::to_string(decision.cls));
+  auto& out = ctx->out;
   out.active_agent = api::agent::supervisor;
   out.ui_message = decision.ui_message;
   out.warning_count = session.safety.violations;
   out.session_terminated = session.safety.terminated;
-  out.coach_feedback_meta = {{"safe", decision.route_to_agents}, {"reason", decision.rule.empty() ? "safe" : decision.rule}};
+  out.coach_feedback_meta = {{"safe", decision.route_to_agents},
+                             {"reason", decision.rule.empty() ? "safe" : decision.rule}};
   if (decision.special_handling == "crisis_protocol") out.response_text = std::string(agents::crisis_message());
 
-  std::string reply_agent = "supervisor";
+  std::string stored_reply;  // what the store keeps: the reply, or the coach's raw output when grading failed
+  std::string output_decision;
+  std::string reply_meta = json{{"rule", decision.rule}}.dump();
   if (decision.route_to_agents && in.target != api::agent::supervisor) {
     engines::turn t;
     t.agent = role_of(in.target);
     t.persona = &persona;
-    t.phase = agents::parse_phase(in.phase_context);
+    t.phase = session.phase;
     t.transcript = session.transcript;
     t.clinician_text = in.user_message;
     t.special_handling = decision.special_handling;
     t.seed = static_cast<std::uint64_t>(session.seq);
-    auto gen = engine_.generate(t);
-    if (!gen) return respond(error(req, 503, "engine_unavailable", "the text engine failed"));
+    t.deadline = now + std::chrono::milliseconds(cfg_.engine_timeout_ms);
+    const auto generate = [&]() -> core::result<engines::generation> {
+      auto gen = engine_.generate(t);
+      // A blocking engine cannot be interrupted; one that overran its deadline still counts as failed, so a slow
+      // model server opens the circuit instead of queueing every client behind it.
+      if (gen && clock::now() > t.deadline) gen = core::make_error_code(core::errc::timed_out);
+      if (gen)
+        breaker_.record_success();
+      else
+        breaker_.record_failure(clock::now());
+      return gen;
+    };
+    auto gen = generate();
+    if (!gen) {
+      const bool timed_out = gen.error() == core::errc::timed_out;
+      return finish_turn(
+          ctx, retry_later(req, timed_out ? 504 : 503, timed_out ? "engine_timeout" : "engine_unavailable",
+                           timed_out ? "the text engine did not answer in time" : "the text engine failed", 1s));
+    }
     if (in.target == api::agent::coach) {
       out.active_agent = api::agent::coach;
-      reply_agent = "coach";
+      ctx->reply_agent = "coach";
+      stored_reply = gen->text;
       std::string why;
       if (const auto grade = agents::parse_coach_contract(gen->text, &why)) {
         out.response_text = gen->text;
         out.coach_feedback = grade->summary.substr(0, 500);
-        out.coach_feedback_meta = {{"safe", true}, {"status", "graded"}, {"engine", gen->engine}, {"graded_by", gen->graded_by}};
+        out.coach_feedback_meta = {
+            {"safe", true}, {"status", "graded"}, {"engine", gen->engine}, {"graded_by", gen->graded_by}};
       } else {
         // No invented score: the failure is explicit and the raw output is kept in the store.
-        out.coach_feedback_meta = {{"safe", false}, {"status", "grading_failed"}, {"reason", why}, {"engine", gen->engine}};
+        out.coach_feedback_meta = {
+            {"safe", false}, {"status", "grading_failed"}, {"reason", why}, {"engine", gen->engine}};
       }
+      reply_meta = json{{"rule", decision.rule}, {"coach_status", out.coach_feedback_meta["status"]}}.dump();
     } else {
       out.active_agent = api::agent::caregiver;
-      reply_agent = "caregiver";
+      ctx->reply_agent = "caregiver";
       std::string text = gen->text;
-      if (agents::check_output(text).issue != agents::output_issue::none) {
+      if (const auto first = agents::check_output(text); first.issue != agents::output_issue::none) {
         t.seed += 1;  // regenerate once, then fall back to a safe line in character
-        auto again = engine_.generate(t);
-        text = again && agents::check_output(again->text).issue == agents::output_issue::none
-                   ? again->text
-                   : std::string(agents::safe_fallback(persona.name));
+        auto again = generate();
+        if (again && agents::check_output(again->text).issue == agents::output_issue::none) {
+          text = again->text;
+          output_decision = "regenerate:" + std::string(agents::to_string(first.issue));
+        } else {
+          text = persona.line("fallback", session.seq);
+          if (text.empty()) text = agents::safe_fallback(persona.child_name);
+          output_decision = "fallback:" + std::string(agents::to_string(first.issue));
+        }
+        metrics_.count_decision("output_" + std::string(agents::to_string(first.issue)));
       }
       out.response_text = text;
+      stored_reply = text;
       session.transcript.push_back({"clinician", in.user_message});
       session.transcript.push_back({"caregiver", text});
       while (session.transcript.size() > transcript_turns) session.transcript.erase(session.transcript.begin());
     }
+  } else {
+    stored_reply = out.response_text;
   }
+  out.warning_count = session.safety.violations;
+  out.session_terminated = session.safety.terminated;
 
-  // Durable before acknowledged: the turn, the reply and the decision commit together, then we answer.
+  // Durable before acknowledged: the turn, the reply and the decisions commit together, then we answer.
   const auto ts = now_ms();
-  const auto latency = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started).count();
+  const auto latency = std::chrono::duration_cast<std::chrono::milliseconds>(clock::now() - ctx->started).count();
   store::turn_record user{in.session_id, ++session.seq, "user", in.user_message, ts, 0, "{}"};
-  store::turn_record reply{in.session_id, ++session.seq, reply_agent, out.response_text, ts, latency,
-                           json{{"rule", decision.rule}}.dump()};
+  store::turn_record reply{in.session_id, ++session.seq,        ctx->reply_agent, std::move(stored_reply), ts,
+                           latency,       std::move(reply_meta)};
   store::session_record row;
   row.id = in.session_id;
+  row.owner = session.owner;
   row.persona = persona.id;
-  row.training_type = persona.training_type;
-  row.phase = std::string(agents::to_string(agents::parse_phase(in.phase_context)));
+  row.scenario = session.scenario;
+  row.training_type = session.training_type;
+  row.phase = std::string(agents::to_string(session.phase));
   row.violations = session.safety.violations;
   row.terminated = session.safety.terminated;
   row.flagged = session.safety.flagged_for_review;
-  row.created_at_ms = ts;
+  row.created_at_ms = session.created_at_ms;
   row.updated_at_ms = ts;
-  const std::string verdict = decision.terminate_session ? "terminate" : (decision.counts_as_violation ? "warn" : "allow");
-  auto write = [user, reply, row, verdict, judged = in.user_message](store::database& db) -> core::result<void> {
-    if (!db.session(row.id)) {
+  const std::string verdict =
+      decision.cls == agents::input_class::crisis
+          ? "crisis"
+          : (decision.terminate_session ? "terminate" : (decision.counts_as_violation ? "warn" : "allow"));
+  const std::string input_decision = verdict + ":" + std::string(agents::to_string(decision.cls));
+  ++session.pending_writes;
+  ctx->write = [user = std::move(user), reply = std::move(reply), row = std::move(row), input_decision,
+                output_decision](store::database& db) -> core::result<void> {
+    if (auto existing = db.session(row.id); !existing) {
       if (auto r = db.create_session(row); !r) return r;
     } else if (auto r = db.update_session(row); !r) {
       return r;
@@ -243,40 +701,95 @@ void service::chat(const net::http_request& req, net::responder respond) {
     if (auto r = store::record_turn(db, user); !r) return r;
     if (auto r = store::record_turn(db, reply); !r) return r;
     store::audit_log audit(db);
-    if (auto r = audit.append_decision({row.id, "supervisor", verdict, judged, 0, user.created_at_ms}); !r) return r.error();
+    if (auto r = audit.append_decision({row.id, "user", input_decision, user.text, 0, user.created_at_ms}); !r)
+      return r.error();
+    if (!output_decision.empty())
+      if (auto r = audit.append_decision({row.id, reply.agent, output_decision, reply.text, 0, reply.created_at_ms});
+          !r)
+        return r.error();
     return {};
   };
-  auto body = api::encode_chat_response(out);
-  auto ok = json_response(req, std::move(body));
-  auto unavailable = error(req, 503, "store_unavailable", "the turn could not be stored; retry");
-  unavailable.headers.emplace_back("Retry-After", "1");
-  auto responder = std::make_shared<net::responder>(std::move(respond));
-  auto submitted = batcher_->submit(std::move(write), [responder, ok, unavailable](core::result<void> r) {
-    (*responder)(r ? ok : unavailable);  // runs on the store's writer thread; the responder posts back
-  });
-  if (!submitted) {
+
+  if (cfg_.chat_audio == "url" && ctx->reply_agent == "caregiver" && tts_ && !out.response_text.empty()) {
+    // Speak the reply on the speech worker, then commit from there: the loop stays free meanwhile.
+    ctx->voice = persona.voice;
+    ++speech_queued_;
+    asio::post(speech_pool_, [this, ctx] {
+      if (auto audio = tts_->synthesize(ctx->out.response_text, ctx->voice)) {
+        auto wav = speech::to_wav(*audio);
+        if (ctx->in.include_legacy_audio_b64 && wav.size() <= legacy_audio_b64_bytes)
+          ctx->out.caregiver_audio_b64 = core::base64_encode(wav);
+        if (auto clip = clips_.put(std::move(wav), clock::now())) ctx->out.audio_url = "/v1/audio/" + *clip;
+      }
+      --speech_queued_;
+      commit_turn(ctx);
+    });
+    return;
+  }
+  commit_turn(ctx);
+}
+
+void service::commit_turn(const std::shared_ptr<turn_context>& ctx) {
+  // May run on the speech worker: touch only `ctx` and thread-safe members here.
+  auto done = [this, ctx](core::result<void> r) {
+    asio::post(io_, [this, ctx, r] {
+      const auto it = sessions_.find(ctx->in.session_id);
+      if (it != sessions_.end()) {
+        --it->second.pending_writes;
+        if (!r && it->second.pending_writes == 0 && it->second.in_flight.size() <= 1)
+          sessions_.erase(it);  // memory ran ahead of the store: reload the session from the store on its next turn
+      }
+      if (r) {
+        metrics_.observe_turn(ctx->reply_agent,
+                              std::chrono::duration_cast<std::chrono::microseconds>(clock::now() - ctx->started));
+        finish_turn(ctx, json_response(*ctx->request, api::encode_chat_response(ctx->out)));
+      } else {
+        finish_turn(ctx,
+                    retry_later(*ctx->request, 503, "store_unavailable", "the turn could not be stored; retry", 1s));
+      }
+    });
+  };
+  if (!batcher_->submit(std::move(ctx->write), done)) {
     // The queue is full (back-pressure) or the store stopped: the completion will never run, so answer here.
     core::log::event(*log_, spdlog::level::warn, "store_queue_full");
-    (*responder)(std::move(unavailable));
+    done(core::make_error_code(core::errc::unavailable));
   }
 }
+
+void service::finish_turn(const std::shared_ptr<turn_context>& ctx, net::http_response response) {
+  if (const auto it = sessions_.find(ctx->in.session_id); it != sessions_.end()) {
+    auto& flights = it->second.in_flight;
+    if (const auto f = std::find(flights.begin(), flights.end(), ctx->fingerprint); f != flights.end())
+      flights.erase(f);
+  }
+  add_server_timing(response, ctx->started);
+  (*ctx->respond)(std::move(response));
+  admission_.leave();  // may start the next queued turn right here
+}
+
+// ---- speech -----------------------------------------------------------------------------------------------------
 
 void service::tts(const net::http_request& req, net::responder respond) {
   constexpr std::size_t max_text = 4000;  // one sentence or chunk per call, as the client sends it
   constexpr int max_queued = 16;          // synthesis requests waiting for the worker
-  const auto fail = [&](int status, std::string_view code, std::string_view message) {
-    respond(error(req, status, code, message));
+  const auto started = clock::now();
+  const auto fail = [&](net::http_response r) {
+    add_server_timing(r, started);
+    respond(std::move(r));
   };
-  if (!tts_) return fail(503, "speech_unavailable", "no speech engine is available");
+  if (!tts_) return fail(error(req, 503, "speech_unavailable", "no speech engine is available"));
+  if (const auto type = req.header("content-type"); type && core::ascii_lower(*type).find("json") == std::string::npos)
+    return fail(error(req, 415, "unsupported_media_type", "send application/json"));
   auto parsed = core::json_scan::parse(req.body, 8);
-  if (!parsed || !parsed->is_object()) return fail(400, "malformed", "the body is not a JSON object");
+  if (!parsed || !parsed->is_object()) return fail(error(req, 400, "malformed", "the body is not a JSON object"));
   auto& body = *parsed;
   const auto text = body.value("text", nlohmann::json()).is_string() ? body["text"].get<std::string>() : std::string();
-  if (text.empty() || text.size() > max_text) return fail(422, "validation_failed", "text must be 1-4000 characters");
+  if (text.empty() || text.size() > max_text)
+    return fail(error(req, 422, "validation_failed", "text must be 1-4000 characters"));
   std::string voice = "en-us";
   if (const auto v = body.find("voice"); v != body.end() && !v->is_null()) {
     if (!v->is_string() || v->get_ref<const std::string&>().empty() || v->get_ref<const std::string&>().size() > 64)
-      return fail(422, "validation_failed", "voice must be a string of at most 64 characters");
+      return fail(error(req, 422, "validation_failed", "voice must be a string of at most 64 characters"));
     voice = v->get<std::string>();
   } else if (const auto s = body.find("session_id"); s != body.end() && s->is_string()) {
     // The session's persona speaks with its own voice.
@@ -285,24 +798,135 @@ void service::tts(const net::http_request& req, net::responder respond) {
   }
   if (++speech_queued_ > max_queued) {
     --speech_queued_;
-    auto r = error(req, 429, "busy", "too many speech requests in flight");
-    r.headers.emplace_back("Retry-After", "1");
-    return respond(std::move(r));
+    return fail(retry_later(req, 429, "busy", "too many speech requests in flight", 1s));
   }
   auto ok_headers = json_response(req, {}).headers;  // CORS and no-store, computed on the loop thread
-  boost::asio::post(speech_pool_, [this, text, voice, ok_headers, respond = std::move(respond),
-                                    unknown = error(req, 422, "unknown_voice", "no such voice"),
-                                    failed = error(req, 503, "speech_failed", "speech synthesis failed")]() mutable {
+  asio::post(speech_pool_, [this, text, voice, ok_headers, started, respond = std::move(respond),
+                            unknown = error(req, 422, "unknown_voice", "no such voice"),
+                            failed = error(req, 503, "speech_failed", "speech synthesis failed")]() mutable {
     auto audio = tts_->synthesize(text, voice);
     --speech_queued_;
-    if (!audio) return respond(audio.error() == core::errc::invalid_argument ? std::move(unknown) : std::move(failed));
     net::http_response r;
-    r.content_type = "audio/wav";
-    r.headers = std::move(ok_headers);
-    r.body = speech::to_wav(*audio);
+    if (!audio) {
+      r = audio.error() == core::errc::invalid_argument ? std::move(unknown) : std::move(failed);
+    } else {
+      r.content_type = "audio/wav";
+      r.headers = std::move(ok_headers);
+      r.body = speech::to_wav(*audio);
+    }
+    add_server_timing(r, started);
     respond(std::move(r));
   });
 }
+
+net::http_response service::audio(const net::http_request& req, std::string_view id) {
+  const auto clip = clips_.get(id, clock::now());
+  if (!clip) return error(req, 404, "audio_not_found", "no such clip, or it expired");
+  net::http_response r;
+  r.content_type = "audio/wav";
+  r.body = *clip;
+  r.headers.emplace_back("Cache-Control", "private, max-age=60");
+  add_cors(req, r);
+  return r;
+}
+
+// ---- health, metrics, openapi -----------------------------------------------------------------------------------
+
+net::http_response service::health(const net::http_request& req) {
+  const bool store_ok = static_cast<bool>(reader_.schema_version());
+  const auto circuit = breaker_.current(clock::now());
+  const bool ready = store_ok && circuit != engines::circuit_breaker::state::open;
+  const json body{{"status", !ready ? "unavailable" : (tts_ ? "ok" : "degraded")},
+                  {"ready", ready},
+                  {"auth", cfg_.api_keys.empty() ? "off (loopback only)" : "on"},
+                  {"profile", cfg_.profile},
+                  {"checks",
+                   {{"store", store_ok ? "ok" : "unavailable"},
+                    {"personas", personas_.size()},
+                    {"engine", engine_.name()},
+                    {"engine_circuit", engines::to_string(circuit)},
+                    {"speech", tts_ ? std::string(tts_->name()) : std::string("unavailable")}}},
+                  {"api_contract_version", api::contract_version}};
+  auto r = json_response(req, body.dump());
+  if (!ready) r.status = 503;
+  return r;
+}
+
+net::http_response service::metrics_page(const net::http_request& req) {
+  api::metrics::gauges g;
+  g.live_sessions = sessions_.size();
+  g.turns_active = admission_.active();
+  g.turns_queued = admission_.queued();
+  const auto stats = batcher_->counters();
+  g.store_queue = stats.queued;
+  g.audio_clips = clips_.clips();
+  g.audio_bytes = clips_.bytes();
+  g.engine_circuit_open = breaker_.current(clock::now()) == engines::circuit_breaker::state::open;
+  net::http_response r;
+  r.content_type = "text/plain; version=0.0.4; charset=utf-8";
+  r.body = metrics_.render(g);
+  r.headers.emplace_back("Cache-Control", "no-store");
+  add_cors(req, r);
+  return r;
+}
+
+net::http_response service::openapi(const net::http_request& req) const {
+  // Read per request: small, rare, and an edited document shows without a restart.
+  std::ifstream in(std::filesystem::path(cfg_.data_dir) / "openapi.json", std::ios::binary);
+  std::ostringstream text;
+  text << in.rdbuf();
+  if (!in || text.str().empty()) {
+    auto r = json_response(req, api::encode_error("not_found", "the OpenAPI document is not installed"));
+    r.status = 404;
+    return r;
+  }
+  return json_response(req, text.str());
+}
+
+// ---- periodic work ----------------------------------------------------------------------------------------------
+
+void service::evict_idle() {
+  const auto now = clock::now();
+  const auto idle = std::chrono::seconds(cfg_.session_idle_s);
+  std::erase_if(sessions_, [&](const auto& entry) {
+    const auto& s = entry.second;
+    return s.pending_writes == 0 && s.in_flight.empty() && (s.ended || now - s.last_used > idle);
+  });
+}
+
+void service::schedule_eviction() {
+  evict_timer_.expires_after(std::min<std::chrono::seconds>(60s, std::chrono::seconds(cfg_.session_idle_s)));
+  evict_timer_.async_wait([this](const boost::system::error_code& ec) {
+    if (ec) return;
+    evict_idle();
+    schedule_eviction();
+  });
+}
+
+void service::schedule_purge(std::chrono::seconds after) {
+  purge_timer_.expires_after(after);
+  purge_timer_.async_wait([this](const boost::system::error_code& ec) {
+    if (ec) return;
+    if (!purge_running_.exchange(true)) {
+      asio::post(maintenance_pool_, [this] {
+        // Its own connection: the purge takes the write lock in short chunks, interleaving with the batcher.
+        std::string why;
+        auto db = store::database::open(cfg_.db, &why);
+        if (!db) {
+          core::log::event(*log_, spdlog::level::warn, "purge_failed", {{"error", why}});
+        } else if (auto n = db->purge_older_than(std::chrono::days(cfg_.retention_days), now_ms()); !n) {
+          core::log::event(*log_, spdlog::level::warn, "purge_failed", {{"error", n.error().message()}});
+        } else if (n->sessions > 0) {
+          core::log::event(*log_, spdlog::level::info, "purged", {{"sessions", n->sessions}, {"turns", n->turns}});
+        }
+        purge_running_ = false;
+      });
+    }
+    schedule_purge(std::chrono::seconds(cfg_.purge_interval_s));
+  });
+}
+
+// ---- commands ---------------------------------------------------------------------------------------------------
 
 int audit_verify(const config& cfg) {
   std::string why;
@@ -322,7 +946,8 @@ int audit_verify(const config& cfg) {
     return 2;
   }
   if (report->ok()) {
-    std::cout << "ok: " << report->records << " records, head seq " << report->head.seq << " hash " << report->head.hash << "\n";
+    std::cout << "ok: " << report->records << " records, head seq " << report->head.seq << " hash " << report->head.hash
+              << "\n";
     return 0;
   }
   std::cout << "FAILED at record " << report->first_bad_seq << ": " << store::describe(report->fault) << "\n";
@@ -340,6 +965,8 @@ int run(const config& cfg) {
     if (!personas) throw std::runtime_error("personas: " + why);
     auto db = store::database::open(cfg.db, &why);
     if (!db) throw std::runtime_error("store: " + why);
+    auto reader = store::database::open(cfg.db, &why);  // after the writer: the schema is migrated by now
+    if (!reader) throw std::runtime_error("store: " + why);
     auto batcher = std::make_unique<store::commit_batcher>(std::move(*db));
     asio::io_context io(1);
     std::unique_ptr<speech::speech_engine> tts;
@@ -348,7 +975,7 @@ int run(const config& cfg) {
     } catch (const std::exception& e) {
       core::log::event(*log, spdlog::level::warn, "speech_unavailable", {{"error", e.what()}});
     }
-    service svc(cfg, std::move(*personas), std::move(batcher), std::move(tts), log);
+    service svc(io, cfg, std::move(*personas), std::move(batcher), std::move(*reader), std::move(tts), log);
     net::server_limits limits;
     limits.http.max_body_bytes = api::limits::chat_body_bytes;
     limits.ws_ping_interval = std::chrono::milliseconds(0);
@@ -356,13 +983,17 @@ int run(const config& cfg) {
     const auto port = server.listen(cfg.bind, cfg.port);
     core::log::event(*log, spdlog::level::info, "listening",
                      {{"url", "http://" + cfg.bind + ":" + std::to_string(port)}, {"auth", !cfg.api_keys.empty()}});
+    svc.start_timers();
     if (!cfg.ready_file.empty()) {
-      std::ofstream(cfg.ready_file + ".tmp") << json{{"port", port}, {"pid", static_cast<long>(::getpid())}}.dump() << "\n";
+      std::ofstream(cfg.ready_file + ".tmp")
+          << json{{"port", port}, {"pid", static_cast<long>(::getpid())}}.dump() << "\n";
       std::filesystem::rename(cfg.ready_file + ".tmp", cfg.ready_file);
     }
     asio::signal_set signals(io, SIGINT, SIGTERM);
     signals.async_wait([&](const boost::system::error_code& ec, int) {
-      if (!ec) server.shutdown();
+      if (ec) return;
+      server.shutdown();
+      svc.stop();  // timers cancelled, workers joined, queued writes committed; then io.run() runs out of work
     });
     io.run();
     svc.stop();

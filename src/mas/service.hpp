@@ -1,17 +1,25 @@
 #pragma once
 #include "mas/agents/persona.hpp"
 #include "mas/agents/supervisor.hpp"
+#include "mas/api/admission.hpp"
+#include "mas/api/contract.hpp"
+#include "mas/api/metrics.hpp"
+#include "mas/api/rate_limit.hpp"
 #include "mas/config.hpp"
+#include "mas/engines/breaker.hpp"
 #include "mas/engines/scripted.hpp"
+#include "mas/speech/clip_cache.hpp"
 #include "mas/speech/speech.hpp"
 #include "mas/store/database.hpp"
 #include "net/server.hpp"
 
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/thread_pool.hpp>
 
 #include <atomic>
 #include <map>
 #include <memory>
+#include <optional>
 #include <unordered_map>
 
 namespace mas {
@@ -22,47 +30,109 @@ int run(const config& cfg);
 /// `sparc-mas audit verify`: walks the chain in cfg.db; 0 when intact, 1 when not (the first bad record is named).
 int audit_verify(const config& cfg);
 
-/// The HTTP service: the Unity contract (/v1/chat), health, CORS and auth, over net::server. Chat turns are
-/// answered only after the store committed them.
+/// The HTTP service: the Unity contract (/v1/chat), server-side sessions, speech, health and metrics, with auth,
+/// CORS, rate limits and admission control, over net::server. Everything here runs on the one event-loop thread
+/// except speech synthesis (a worker), the store's writer thread and the retention purge (a maintenance worker);
+/// their results come back to the loop by post. A turn or session change is answered only after the store
+/// committed it.
 class service final : public net::http_handler {
  public:
-  /// `tts` may be null (speech unavailable: /v1/tts answers 503 and /health says so).
-  service(const config& cfg, std::map<std::string, agents::persona, std::less<>> personas,
-          std::unique_ptr<store::commit_batcher> batcher, std::unique_ptr<speech::speech_engine> tts,
-          std::shared_ptr<spdlog::logger> log);
+  /// `tts` may be null (speech unavailable: /v1/tts answers 503 and /health says so). `reader` is a second
+  /// connection to the store for reads on the loop thread (WAL lets it read while the writer commits).
+  service(boost::asio::io_context& io, const config& cfg, std::map<std::string, agents::persona, std::less<>> personas,
+          std::unique_ptr<store::commit_batcher> batcher, store::database reader,
+          std::unique_ptr<speech::speech_engine> tts, std::shared_ptr<spdlog::logger> log);
 
   net::http_response handle(const net::http_request& request, std::string_view remote_ip) override;
   void handle_async(const net::http_request& request, std::string_view remote_ip, net::responder respond) override;
   net::ws_handler* websocket(const net::http_request& request, net::http_response& refusal) override;
 
-  /// Commits what is queued and stops the store's writer.
+  /// Starts the periodic work: the retention purge and the eviction of idle sessions from memory.
+  void start_timers();
+  /// Stops the timers, finishes speech and maintenance, commits what is queued and stops the store's writer.
   void stop();
 
  private:
+  using clock = std::chrono::steady_clock;
+
+  /// A live session in memory; the store holds the same state, so an evicted session comes back on its next turn.
   struct session_state {
-    agents::violation_state safety;
+    std::string owner;  ///< id of the API key that created it
     std::string persona_id;
+    std::string scenario;
+    std::string training_type;
+    agents::phase phase = agents::phase::unknown;  ///< the latest C-LEAR phase the client named
+    agents::violation_state safety;
     std::vector<engines::transcript_entry> transcript;  ///< the last turns, oldest first
     std::int64_t seq = 0;                               ///< turns stored so far
+    std::int64_t created_at_ms = 0;
+    bool ended = false;
+    int pending_writes = 0;              ///< submitted to the store, not yet committed
+    std::vector<std::string> in_flight;  ///< fingerprints of turns being answered (duplicate detection)
+    clock::time_point last_used;
   };
 
-  void chat(const net::http_request& request, net::responder respond);
+  /// What one chat turn carries from admission to its reply.
+  struct turn_context;
+
+  /// Who is calling: the API key's id, or "local" when auth is off.
+  struct caller {
+    std::string key_id;
+  };
+
+  // Routes.
+  void chat(const net::http_request& request, const caller& who, net::responder respond);
+  void run_turn(const std::shared_ptr<turn_context>& ctx);
+  void commit_turn(const std::shared_ptr<turn_context>& ctx);
+  void finish_turn(const std::shared_ptr<turn_context>& ctx, net::http_response response);
+  void create_session(const net::http_request& request, const caller& who, net::responder respond);
+  net::http_response get_session(const net::http_request& request, const caller& who, std::string_view id);
+  void delete_session(const net::http_request& request, const caller& who, std::string_view id, net::responder respond);
   void tts(const net::http_request& request, net::responder respond);
-  net::http_response error(const net::http_request& request, int status, std::string_view code, std::string_view message) const;
+  net::http_response audio(const net::http_request& request, std::string_view id);
+  net::http_response health(const net::http_request& request);
+  net::http_response metrics_page(const net::http_request& request);
+  net::http_response openapi(const net::http_request& request) const;
+
+  // Helpers.
+  /// The live session `id` for `who`: from memory, or restored from the store. nullptr with `refusal` set when it
+  /// does not exist for this caller (404, also for another key's session), has ended (409) or cannot be read (503).
+  session_state* find_session(const net::http_request& request, const caller& who, const std::string& id,
+                              net::http_response& refusal);
+  std::optional<caller> authenticate(const net::http_request& request) const;
+  net::http_response error(const net::http_request& request, int status, std::string_view code,
+                           std::string_view message);
+  net::http_response retry_later(const net::http_request& request, int status, std::string_view code,
+                                 std::string_view message, std::chrono::milliseconds after);
   net::http_response json_response(const net::http_request& request, std::string body) const;
   void add_cors(const net::http_request& request, net::http_response& response) const;
-  bool authorized(const net::http_request& request) const;
+  const agents::persona* find_persona(std::string_view id_or_name) const;
   const agents::persona& pick_persona(std::string_view system_prompt) const;
+  void evict_idle();
+  void schedule_purge(std::chrono::seconds after);
+  void schedule_eviction();
 
+  boost::asio::io_context& io_;
   const config& cfg_;
   std::map<std::string, agents::persona, std::less<>> personas_;
   std::unique_ptr<store::commit_batcher> batcher_;
+  store::database reader_;
   std::shared_ptr<spdlog::logger> log_;
   engines::scripted_engine engine_;
+  engines::circuit_breaker breaker_;
   std::unordered_map<std::string, session_state> sessions_;
   std::unique_ptr<speech::speech_engine> tts_;
-  boost::asio::thread_pool speech_pool_{1};  ///< synthesis blocks for tens of milliseconds: off the event loop
+  speech::clip_cache clips_;
+  api::rate_limiter key_limiter_;
+  api::rate_limiter session_limiter_;
+  api::admission admission_;
+  api::metrics metrics_;
+  boost::asio::steady_timer purge_timer_;
+  boost::asio::steady_timer evict_timer_;
+  boost::asio::thread_pool speech_pool_{1};       ///< synthesis blocks for tens of milliseconds: off the event loop
+  boost::asio::thread_pool maintenance_pool_{1};  ///< the retention purge takes the store's write lock in chunks
   std::atomic<int> speech_queued_{0};
+  std::atomic<bool> purge_running_{false};
 };
 
 }  // namespace mas

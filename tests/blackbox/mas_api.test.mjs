@@ -1,52 +1,13 @@
 // sparc-mas over loopback: the Unity chat contract, errors, supervisor, coach, auth, CORS, durability.
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync, existsSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 
-const BIN = process.env.SPARC_MAS_BIN;
-
-async function startMas(args = [], dir = mkdtempSync(join(tmpdir(), 'sparc-mas-'))) {
-  assert.ok(BIN && existsSync(BIN), 'SPARC_MAS_BIN must point at the sparc-mas binary');
-  const ready = join(dir, 'ready.json');
-  const db = join(dir, 'mas.db');
-  rmSync(ready, { force: true });  // a restart on the same directory must not read the old port
-  const proc = spawn(BIN, ['--bind', '127.0.0.1', '-p', '0', '--db', db, '--ready-file', ready, '--log-format', 'text', ...args],
-    { stdio: ['ignore', 'ignore', 'pipe'] });
-  let stderr = '';
-  proc.stderr.on('data', (d) => { stderr += d; });
-  const deadline = Date.now() + 8000;
-  while (!existsSync(ready)) {
-    if (proc.exitCode !== null) throw new Error(`sparc-mas exited ${proc.exitCode}: ${stderr}`);
-    if (Date.now() > deadline) throw new Error(`sparc-mas not ready: ${stderr}`);
-    await delay(20);
-  }
-  const { port } = JSON.parse(readFileSync(ready, 'utf8'));
-  const base = `http://127.0.0.1:${port}`;
-  return {
-    base, db, dir, proc,
-    async stop() {
-      const exited = new Promise((res) => proc.once('exit', res));
-      proc.kill('SIGTERM');
-      const code = await exited;
-      assert.equal(code, 0, `clean exit (stderr: ${stderr})`);
-    },
-  };
-}
-
-async function chat(srv, body, headers = {}) {
-  const res = await fetch(`${srv.base}/v1/chat`, {
-    method: 'POST', headers: { 'Content-Type': 'application/json', ...headers }, body: JSON.stringify(body),
-  });
-  return { status: res.status, headers: res.headers, body: await res.json() };
-}
-
-function verify(db) {
-  return spawnSync(BIN, ['audit', 'verify', '--db', db], { encoding: 'utf8' });
-}
+import { BIN, startMas, chat, verify } from './lib/mas.mjs';
 
 describe('sparc-mas contract', () => {
   let srv;
@@ -186,26 +147,43 @@ describe('sparc-mas security', () => {
 
 describe('sparc-mas durability', () => {
   test('kill -9 during a stream of turns loses no acknowledged turn and the audit chain verifies', async () => {
-    const srv = await startMas();
-    let acked = 0;
+    const srv = await startMas(['--rate-per-session', '0', '--rate-per-key', '0']);
+    const acked = [];  // [session, message] of every turn answered 200
     const stop = Date.now() + 1500;
     const killer = delay(700).then(() => srv.proc.kill('SIGKILL'));
     try {
       while (Date.now() < stop) {
-        const r = await chat(srv, { session_id: `crash-${acked % 4}`, user_message: `Turn ${acked}: the vaccine is safe.`, phase_context: 'phase_type=COUNSEL' });
+        const session = `crash-${acked.length % 4}`;
+        const message = `Turn ${acked.length}: the vaccine is safe.`;
+        const r = await chat(srv, { session_id: session, user_message: message, phase_context: 'phase_type=COUNSEL' });
         if (r.status !== 200) break;
-        acked += 1;
+        acked.push([session, message]);
       }
     } catch { /* the server died mid-request: that request was never acknowledged */ }
     await killer;
-    assert.ok(acked > 5, `some turns were acknowledged before the kill (${acked})`);
-    // Restart on the same database: every acknowledged turn (3 audit records each) is there, chain intact.
+    assert.ok(acked.length > 5, `some turns were acknowledged before the kill (${acked.length})`);
+    // Restart on the same database: every acknowledged turn is in its session's transcript, the chain is intact,
+    // and the restored sessions take new turns (their turn counters continue from the store).
     const again = await startMas([], srv.dir);
+    for (const session of new Set(acked.map(([s]) => s))) {
+      const texts = [];
+      for (let after = 0; ;) {
+        const res = await fetch(`${again.base}/v1/sessions/${session}?after_seq=${after}`);
+        assert.equal(res.status, 200);
+        const body = await res.json();
+        texts.push(...body.turns.filter((t) => t.agent === 'user').map((t) => t.text));
+        if (!res.headers.get('link')) break;
+        after = body.turns.at(-1).seq;
+      }
+      for (const [s, m] of acked) if (s === session) assert.ok(texts.includes(m), `acknowledged turn kept: ${m}`);
+    }
+    const next = await chat(again, { session_id: 'crash-0', user_message: 'One more question about the vaccine.' });
+    assert.equal(next.status, 200, JSON.stringify(next.body));
     await again.stop();
     const v = verify(srv.db);
     assert.equal(v.status, 0, v.stdout + v.stderr);
     const records = Number(/ok: (\d+) records/.exec(v.stdout)[1]);
-    assert.ok(records >= 3 * acked, `${records} audit records for ${acked} acknowledged turns`);
+    assert.ok(records >= 3 * acked.length, `${records} audit records for ${acked.length} acknowledged turns`);
   });
 
   test('audit verify names the first bad record after tampering', async () => {
@@ -216,9 +194,9 @@ describe('sparc-mas durability', () => {
     // Edit one audit row in place, as someone with write access to the file might.
     const bytes = readFileSync(srv.db);
     const text = bytes.toString('latin1');
-    const at = text.indexOf('supervisor');
+    const at = text.indexOf('allow:safe');
     assert.ok(at > 0);
-    bytes[at] = 'S'.charCodeAt(0);  // 'supervisor' -> 'Supervisor' in one audit row: an edit
+    bytes[at] = 'A'.charCodeAt(0);  // the decision 'allow:safe' -> 'Allow:safe' in one audit row: an edit
     writeFileSync(srv.db, bytes);
     const v = verify(srv.db);
     assert.equal(v.status, 1, v.stdout + v.stderr);

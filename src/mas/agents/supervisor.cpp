@@ -1238,15 +1238,12 @@ std::string_view crisis_message() noexcept {
          "Center. If you are in immediate danger, call 911. This session has ended and a person will review it.";
 }
 
-std::string_view safe_fallback(std::string_view persona_name) {
-  const auto name = lowercase_ascii(persona_name);
-  if (name.find("anne") != std::string::npos || name.find("palmer") != std::string::npos) {
-    return "Sorry, I lost my train of thought. Can we get back to talking about Riley?";
-  }
-  if (name.find("maya") != std::string::npos || name.find("pena") != std::string::npos) {
-    return "Sorry, I got a little distracted. Can we get back to talking about Luna?";
-  }
-  return "Sorry, I lost my train of thought. Can we get back to talking about my daughter?";
+std::string safe_fallback(std::string_view child_name) {
+  std::string out = "Sorry, I lost my train of thought. Can we get back to talking about ";
+  if (child_name.empty()) out += "my daughter";
+  else out += child_name;
+  out += '?';
+  return out;
 }
 
 }  // namespace mas::agents

@@ -85,8 +85,8 @@ decision decide_input(violation_state& state, std::string_view utterance);
 /// cannot help with a real crisis.
 std::string_view crisis_message() noexcept;
 
-/// A short in-character reply with no medical content for when a regenerated reply fails the output check too.
-/// Names the persona's child when `persona_name` is a known persona (Anne Palmer, Maya Pena); case-insensitive.
-std::string_view safe_fallback(std::string_view persona_name);
+/// A short in-character reply with no medical content for when a regenerated reply fails the output check too and
+/// the persona file has no "fallback" lines. Names the child when `child_name` is given.
+std::string safe_fallback(std::string_view child_name);
 
 }  // namespace mas::agents

@@ -499,13 +499,13 @@ TEST(crisis_message, names_988_and_the_counselling_centre) {
 }
 
 TEST(safe_fallback, stays_in_character_and_passes_the_output_check) {
-  const auto anne = mas::agents::safe_fallback("Anne Palmer");
-  const auto maya = mas::agents::safe_fallback("MAYA PENA");
+  const auto anne = mas::agents::safe_fallback("Riley");
+  const auto maya = mas::agents::safe_fallback("Luna");
   const auto other = mas::agents::safe_fallback("");
-  EXPECT_NE(anne.find("Riley"), std::string_view::npos);
-  EXPECT_NE(maya.find("Luna"), std::string_view::npos);
-  EXPECT_EQ(other.find("Riley"), std::string_view::npos);
-  for (const auto text : {anne, maya, other}) {
+  EXPECT_NE(anne.find("Riley?"), std::string::npos);
+  EXPECT_NE(maya.find("Luna?"), std::string::npos);
+  EXPECT_NE(other.find("my daughter?"), std::string::npos);
+  for (const auto& text : {anne, maya, other}) {
     EXPECT_EQ(mas::agents::check_output(text).issue, output_issue::none) << text;
     EXPECT_EQ(mas::agents::classify_input(text).cls, input_class::safe) << text;
   }

@@ -138,6 +138,58 @@ core::result<chat_request> decode_chat_request(std::string_view body, std::vecto
   return req;
 }
 
+core::result<session_create_request> decode_session_create(std::string_view body, std::vector<field_error>* errors_out) {
+  std::vector<field_error> errors;
+  const auto fail = [&](core::errc e) {
+    if (errors_out) *errors_out = std::move(errors);
+    return core::make_error_code(e);
+  };
+  session_create_request req;
+  if (body.find_first_not_of(" \t\r\n") == std::string_view::npos) return req;
+  if (body.size() > limits::session_body_bytes) {
+    errors.push_back({"body", "request body too large"});
+    return fail(core::errc::too_large);
+  }
+  std::string why;
+  const auto parsed = core::json_scan::parse(body, limits::json_depth, &why);
+  if (!parsed || !parsed->is_object()) {
+    errors.push_back({"body", parsed ? "must be a JSON object" : why});
+    return fail(core::errc::malformed);
+  }
+  reader r(*parsed, errors);
+  req.session_id = r.text("session_id", limits::session_id);
+  if (errors.empty() && !req.session_id.empty() && !valid_session_id(req.session_id))
+    errors.push_back({"session_id", "must be 1-128 characters of letters, digits, '_' or '-'"});
+  req.persona = r.text("persona", limits::session_label);
+  req.scenario = r.text("scenario", limits::session_label);
+  req.training_type = r.text("training_type", limits::session_label);
+  if (!errors.empty()) return fail(core::errc::invalid_argument);
+  return req;
+}
+
+std::string encode_session(const session_view& v) {
+  nlohmann::ordered_json j;
+  j["session_id"] = v.session_id;
+  j["persona"] = v.persona;
+  j["persona_name"] = v.persona_name;
+  j["scenario"] = v.scenario;
+  j["training_type"] = v.training_type;
+  j["phase"] = v.phase;
+  j["warning_count"] = v.warning_count;
+  j["session_terminated"] = v.session_terminated;
+  j["flagged_for_review"] = v.flagged_for_review;
+  j["ended"] = v.ended_at_ms.has_value();
+  j["created_at_ms"] = v.created_at_ms;
+  j["updated_at_ms"] = v.updated_at_ms;
+  j["ended_at_ms"] = v.ended_at_ms ? json(*v.ended_at_ms) : json(nullptr);
+  if (v.turns) {
+    auto& turns = j["turns"] = nlohmann::ordered_json::array();
+    for (const auto& t : *v.turns)
+      turns.push_back({{"seq", t.seq}, {"agent", t.agent}, {"text", t.text}, {"created_at_ms", t.created_at_ms}});
+  }
+  return j.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
 std::string encode_chat_response(const chat_response& r) {
   nlohmann::ordered_json j;
   j["response_text"] = r.response_text;

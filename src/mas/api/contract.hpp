@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include <cstddef>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -27,6 +28,8 @@ inline constexpr std::size_t rag_prefetch_query = 12000;
 /// Every field at its bound plus JSON overhead; the HTTP layer refuses larger bodies with 413.
 inline constexpr std::size_t chat_body_bytes = 2200000;
 inline constexpr std::size_t json_depth = 16;
+inline constexpr std::size_t session_label = 64;  ///< persona, scenario, training_type of POST /v1/sessions
+inline constexpr std::size_t session_body_bytes = 4096;
 }  // namespace limits
 
 enum class agent { caregiver, coach, supervisor };
@@ -88,6 +91,44 @@ std::string encode_chat_response(const chat_response& r);
 
 /// The JSON error body every failure carries: {"error":{"code","message"[,"fields":[...]]}}.
 std::string encode_error(std::string_view code, std::string_view message, const std::vector<field_error>& fields = {});
+
+/// POST /v1/sessions: every field optional (a server-chosen id, the default persona).
+struct session_create_request {
+  std::string session_id;
+  std::string persona;  ///< a persona id ("maya-pena") or name ("Maya Pena")
+  std::string scenario;
+  std::string training_type;
+};
+
+/// Decodes a POST /v1/sessions body; an empty body means every default. Errors as decode_chat_request.
+core::result<session_create_request> decode_session_create(std::string_view body, std::vector<field_error>* errors = nullptr);
+
+/// One stored utterance as GET /v1/sessions/{id} shows it.
+struct transcript_turn {
+  std::int64_t seq = 0;
+  std::string agent;
+  std::string text;
+  std::int64_t created_at_ms = 0;
+};
+
+/// A session as the API shows it to its owner.
+struct session_view {
+  std::string session_id;
+  std::string persona;
+  std::string persona_name;
+  std::string scenario;
+  std::string training_type;
+  std::string phase;
+  int warning_count = 0;
+  bool session_terminated = false;
+  bool flagged_for_review = false;
+  std::int64_t created_at_ms = 0;
+  std::int64_t updated_at_ms = 0;
+  std::optional<std::int64_t> ended_at_ms;
+  std::optional<std::vector<transcript_turn>> turns;  ///< only GET shows the transcript
+};
+
+std::string encode_session(const session_view& v);
 
 /// True for ids the contract accepts: 1-128 characters of [A-Za-z0-9_-].
 bool valid_session_id(std::string_view id) noexcept;

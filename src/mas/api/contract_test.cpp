@@ -130,6 +130,55 @@ TEST(chat_response, carries_the_v2_fields_and_the_supervisor_decision) {
   EXPECT_FALSE(j["session_terminated"].get<bool>());
 }
 
+TEST(session_create, every_field_is_optional_and_bounded) {
+  std::vector<field_error> errors;
+  auto empty = decode_session_create("", &errors);
+  ASSERT_TRUE(empty);
+  EXPECT_TRUE(empty->session_id.empty());
+  EXPECT_TRUE(empty->persona.empty());
+  ASSERT_TRUE(decode_session_create("  \r\n"));
+  auto full = decode_session_create(R"({"session_id":"s-1","persona":"Maya Pena","scenario":"clinic","training_type":"SP2","x":1})");
+  ASSERT_TRUE(full);
+  EXPECT_EQ(full->session_id, "s-1");
+  EXPECT_EQ(full->persona, "Maya Pena");
+  EXPECT_EQ(full->scenario, "clinic");
+  EXPECT_EQ(full->training_type, "SP2");
+
+  EXPECT_EQ(decode_session_create(R"({"session_id":"a b"})", &errors).error(), core::errc::invalid_argument);
+  ASSERT_EQ(errors.size(), 1U);
+  EXPECT_EQ(errors[0].field, "session_id");
+  EXPECT_EQ(decode_session_create(R"({"persona":")" + std::string(65, 'x') + R"("})", &errors).error(),
+            core::errc::invalid_argument);
+  EXPECT_TRUE(decode_session_create(R"({"persona":")" + std::string(64, 'x') + R"("})"));
+  EXPECT_EQ(decode_session_create(R"({"scenario":5})", &errors).error(), core::errc::invalid_argument);
+  EXPECT_EQ(decode_session_create("[1]", &errors).error(), core::errc::malformed);
+  EXPECT_EQ(decode_session_create("{", &errors).error(), core::errc::malformed);
+  EXPECT_EQ(decode_session_create(std::string(5000, ' ') + "{}", &errors).error(), core::errc::too_large);
+}
+
+TEST(session_view, encodes_state_and_optional_transcript) {
+  session_view v;
+  v.session_id = "s-1";
+  v.persona = "anne-palmer";
+  v.phase = "listen";
+  v.warning_count = 2;
+  v.created_at_ms = 5;
+  auto j = json::parse(encode_session(v));
+  EXPECT_EQ(j["session_id"], "s-1");
+  EXPECT_EQ(j["warning_count"], 2);
+  EXPECT_EQ(j["ended"], false);
+  EXPECT_TRUE(j["ended_at_ms"].is_null());
+  EXPECT_FALSE(j.contains("turns"));
+  v.ended_at_ms = 9;
+  v.turns = std::vector<transcript_turn>{{1, "user", "hi \"there\"", 7}};
+  j = json::parse(encode_session(v));
+  EXPECT_EQ(j["ended"], true);
+  EXPECT_EQ(j["ended_at_ms"], 9);
+  ASSERT_EQ(j["turns"].size(), 1U);
+  EXPECT_EQ(j["turns"][0]["text"], "hi \"there\"");
+  EXPECT_EQ(j["turns"][0]["seq"], 1);
+}
+
 TEST(error_body, has_code_message_and_fields) {
   EXPECT_EQ(encode_error("not_found", "no such session"), R"({"error":{"code":"not_found","message":"no such session"}})");
   const auto j = json::parse(encode_error("validation_failed", "bad", {{"session_id", "is required"}}));

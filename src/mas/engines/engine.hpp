@@ -2,6 +2,7 @@
 #include "core/error.hpp"
 #include "mas/agents/persona.hpp"
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <string>
@@ -29,6 +30,8 @@ struct turn {
   std::string special_handling;              ///< from the supervisor: "deflect_medical_advice", "stay_in_character"
   std::string model;                         ///< per-agent model or adapter name (ignored by the scripted engine)
   std::uint64_t seed = 0;                    ///< makes line choice reproducible
+  /// When the reply is due; an engine that can stop early (a streaming HTTP call) gives up at this point.
+  std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::time_point::max();
 };
 
 struct generation {

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <array>
+#include <limits>
 #include <stdexcept>
 
 namespace mas::store {
@@ -321,27 +322,49 @@ core::result<void> database::append_turn(const turn_record& t) {
   return stmt->run();
 }
 
-core::result<std::vector<turn_record>> database::turns(std::string_view session_id) {
-  auto stmt = prepare(
-      "SELECT session_id, seq, agent, text, created_at, latency_ms, meta FROM turns WHERE session_id = ?1"
-      " ORDER BY seq");
-  if (!stmt) return stmt.error();
-  stmt->bind(1, session_id);
+namespace {
+
+core::result<std::vector<turn_record>> read_turns(statement& stmt) {
   std::vector<turn_record> out;
   for (;;) {
-    auto row = stmt->step();
+    auto row = stmt.step();
     if (!row) return row.error();
     if (!*row) break;
     turn_record& t = out.emplace_back();
-    t.session_id = stmt->column_text(0);
-    t.seq = stmt->column_int(1);
-    t.agent = stmt->column_text(2);
-    t.text = stmt->column_text(3);
-    t.created_at_ms = stmt->column_int(4);
-    t.latency_ms = stmt->column_int(5);
-    t.meta_json = stmt->column_text(6);
+    t.session_id = stmt.column_text(0);
+    t.seq = stmt.column_int(1);
+    t.agent = stmt.column_text(2);
+    t.text = stmt.column_text(3);
+    t.created_at_ms = stmt.column_int(4);
+    t.latency_ms = stmt.column_int(5);
+    t.meta_json = stmt.column_text(6);
   }
   return out;
+}
+
+}  // namespace
+
+core::result<std::vector<turn_record>> database::turns(std::string_view session_id) {
+  return turns_after(session_id, std::numeric_limits<std::int64_t>::min(), -1);
+}
+
+core::result<std::vector<turn_record>> database::turns_after(std::string_view session_id, std::int64_t after_seq,
+                                                             std::int64_t limit) {
+  auto stmt = prepare(
+      "SELECT session_id, seq, agent, text, created_at, latency_ms, meta FROM turns WHERE session_id = ?1"
+      " AND seq > ?2 ORDER BY seq LIMIT ?3");
+  if (!stmt) return stmt.error();
+  stmt->bind(1, session_id).bind(2, after_seq).bind(3, limit);
+  return read_turns(*stmt);
+}
+
+core::result<std::vector<turn_record>> database::latest_turns(std::string_view session_id, std::int64_t limit) {
+  auto stmt = prepare(
+      "SELECT * FROM (SELECT session_id, seq, agent, text, created_at, latency_ms, meta FROM turns"
+      " WHERE session_id = ?1 ORDER BY seq DESC LIMIT ?2) ORDER BY seq");
+  if (!stmt) return stmt.error();
+  stmt->bind(1, session_id).bind(2, limit);
+  return read_turns(*stmt);
 }
 
 core::result<purge_counts> database::purge_older_than(std::chrono::days retention, std::int64_t now_ms) {
@@ -469,7 +492,9 @@ void commit_batcher::stop() {
 
 commit_batcher::stats commit_batcher::counters() const {
   std::lock_guard lock(mutex_);
-  return stats_;
+  auto s = stats_;
+  s.queued = queue_.size();
+  return s;
 }
 
 void commit_batcher::run() {

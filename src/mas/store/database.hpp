@@ -179,6 +179,10 @@ class database {
   core::result<void> append_turn(const turn_record& t);
   /// The turns of a session in seq order.
   core::result<std::vector<turn_record>> turns(std::string_view session_id);
+  /// At most `limit` turns with seq > `after_seq`, in seq order (one page of a transcript).
+  core::result<std::vector<turn_record>> turns_after(std::string_view session_id, std::int64_t after_seq, std::int64_t limit);
+  /// The last `limit` turns, in seq order (what a restored session remembers).
+  core::result<std::vector<turn_record>> latest_turns(std::string_view session_id, std::int64_t limit);
 
   /// Deletes sessions that ended more than `retention` before `now_ms`, with their turns. Runs in transactions of
   /// a bounded number of sessions so a batcher sharing the file waits at most one chunk. The audit chain is kept:
@@ -260,6 +264,7 @@ class commit_batcher {
     std::uint64_t writes = 0;        ///< completed writes, failed ones included
     std::uint64_t failed = 0;        ///< writes whose completion received an error
     std::uint64_t transactions = 0;  ///< batch transactions attempted
+    std::size_t queued = 0;          ///< writes waiting for the writer now
   };
 
   commit_batcher(database db, options opts);

@@ -227,6 +227,28 @@ TEST(database, turns_read_back_in_seq_order_with_exact_text) {
   EXPECT_TRUE(db.turns("none").value().empty());
 }
 
+TEST(database, transcript_pages_and_the_latest_turns) {
+  auto db = open_or_die(":memory:");
+  ASSERT_TRUE(db.create_session(make_session("s1")));
+  ASSERT_TRUE(db.create_session(make_session("s2")));
+  for (std::int64_t seq = 1; seq <= 7; ++seq) ASSERT_TRUE(db.append_turn(make_turn("s1", seq)));
+  ASSERT_TRUE(db.append_turn(make_turn("s2", 9)));
+  const auto seqs = [](const std::vector<turn_record>& turns) {
+    std::vector<std::int64_t> out;
+    for (const auto& t : turns) out.push_back(t.seq);
+    return out;
+  };
+  EXPECT_EQ(seqs(db.turns_after("s1", 0, 3).value()), (std::vector<std::int64_t>{1, 2, 3}));
+  EXPECT_EQ(seqs(db.turns_after("s1", 3, 3).value()), (std::vector<std::int64_t>{4, 5, 6}));
+  EXPECT_EQ(seqs(db.turns_after("s1", 6, 3).value()), (std::vector<std::int64_t>{7}));
+  EXPECT_TRUE(db.turns_after("s1", 7, 3).value().empty());
+  EXPECT_EQ(seqs(db.latest_turns("s1", 3).value()), (std::vector<std::int64_t>{5, 6, 7}));
+  EXPECT_EQ(seqs(db.latest_turns("s1", 100).value()), (std::vector<std::int64_t>{1, 2, 3, 4, 5, 6, 7}));
+  EXPECT_EQ(seqs(db.latest_turns("s2", 1).value()), (std::vector<std::int64_t>{9}));
+  EXPECT_TRUE(db.latest_turns("none", 5).value().empty());
+  EXPECT_EQ(db.turns_after("s1", 0, 100).value()[2].text, "utterance 3");
+}
+
 TEST(database, turn_errors_map_to_errc) {
   auto db = open_or_die(":memory:");
   ASSERT_TRUE(db.create_session(make_session("s1")));
