@@ -20,7 +20,8 @@ say "Black-box suites against the release binaries"
   SPARC_SIGNAL_BIN="${repo_root}/build/release/apps/sparc-signal/sparc-signal" \
   SPARC_MAS_BIN="${repo_root}/build/release/apps/sparc-mas/sparc-mas" \
   node --test --test-reporter=dot blackbox/ws_public.test.mjs blackbox/http_private.test.mjs \
-    blackbox/shutdown.test.mjs blackbox/config_and_static.test.mjs blackbox/mas_api.test.mjs)
+    blackbox/shutdown.test.mjs blackbox/config_and_static.test.mjs blackbox/mas_api.test.mjs \
+    blackbox/mas_sessions.test.mjs)
 
 if [[ ${SPARC_TEST_ASAN:-${CI:-false}} == 1 || ${SPARC_TEST_ASAN:-${CI:-false}} == true ]]; then
   build asan

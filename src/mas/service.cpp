@@ -64,6 +64,20 @@ std::string_view route_of(std::string_view path) {
   return "other";
 }
 
+/// Unicode code points in valid UTF-8 (the unit every "characters" limit of the API counts).
+std::size_t code_points(std::string_view s) {
+  return static_cast<std::size_t>(
+      std::count_if(s.begin(), s.end(), [](char c) { return (static_cast<unsigned char>(c) & 0xC0) != 0x80; }));
+}
+
+/// At most `max` code points of `s`, never splitting a character.
+std::string utf8_prefix(std::string_view s, std::size_t max) {
+  std::size_t points = 0;
+  for (std::size_t i = 0; i < s.size(); ++i)
+    if ((static_cast<unsigned char>(s[i]) & 0xC0) != 0x80 && points++ == max) return std::string(s.substr(0, i));
+  return std::string(s);
+}
+
 std::string retry_seconds(std::chrono::milliseconds after) {
   return std::to_string(std::max<std::int64_t>(1, (after.count() + 999) / 1000));
 }
@@ -134,6 +148,8 @@ void service::add_cors(const net::http_request& req, net::http_response& r) cons
   for (const auto& allowed : cfg_.cors_origins)
     if (*origin == allowed) {
       r.headers.emplace_back("Access-Control-Allow-Origin", allowed);
+      r.headers.emplace_back("Access-Control-Expose-Headers", "Retry-After, Location, Link, Server-Timing");
+      r.headers.emplace_back("Timing-Allow-Origin", allowed);
       r.headers.emplace_back("Vary", "Origin");
       return;
     }
@@ -148,11 +164,22 @@ net::http_response service::json_response(const net::http_request& req, std::str
   return r;
 }
 
+net::http_response service::error_body(const net::http_request& req, int status, std::string_view code,
+                                       std::string_view message) const {
+  auto r = json_response(req, api::encode_error(code, message));
+  r.status = status;
+  return r;
+}
+
 net::http_response service::error(const net::http_request& req, int status, std::string_view code,
                                   std::string_view message) {
   metrics_.count_error(code);
-  auto r = json_response(req, api::encode_error(code, message));
-  r.status = status;
+  return error_body(req, status, code, message);
+}
+
+net::http_response service::method_not_allowed(const net::http_request& req, std::string_view allow) {
+  auto r = error(req, 405, "method_not_allowed", "use " + std::string(allow));
+  r.headers.emplace_back("Allow", allow);
   return r;
 }
 
@@ -203,7 +230,7 @@ net::http_response service::handle(const net::http_request& req, std::string_vie
     return r;
   }
   if (req.path == "/health") {
-    if (req.method != "GET" && req.method != "HEAD") return error(req, 405, "method_not_allowed", "use GET");
+    if (req.method != "GET" && req.method != "HEAD") return method_not_allowed(req, "GET, HEAD");
     return health(req);
   }
   return error(req, 404, "not_found", "no such route");
@@ -226,32 +253,32 @@ void service::handle_async(const net::http_request& req, std::string_view ip, ne
 
   const auto method_is = [&](std::string_view m) { return req.method == m || (m == "GET" && req.method == "HEAD"); };
   if (route == "/v1/chat") {
-    if (!method_is("POST")) return reply(error(req, 405, "method_not_allowed", "use POST"));
+    if (!method_is("POST")) return reply(method_not_allowed(req, "POST"));
     return chat(req, *who, std::move(respond));
   }
   if (route == "/v1/tts") {
-    if (!method_is("POST")) return reply(error(req, 405, "method_not_allowed", "use POST"));
-    return tts(req, std::move(respond));
+    if (!method_is("POST")) return reply(method_not_allowed(req, "POST"));
+    return tts(req, *who, std::move(respond));
   }
   if (route == "/v1/sessions") {
-    if (!method_is("POST")) return reply(error(req, 405, "method_not_allowed", "use POST"));
+    if (!method_is("POST")) return reply(method_not_allowed(req, "POST"));
     return create_session(req, *who, std::move(respond));
   }
   if (route == "/v1/sessions/{id}") {
     const auto id = std::string_view(req.path).substr(std::string_view("/v1/sessions/").size());
     if (method_is("GET")) return reply(get_session(req, *who, id));
     if (method_is("DELETE")) return delete_session(req, *who, id, std::move(respond));
-    return reply(error(req, 405, "method_not_allowed", "use GET or DELETE"));
+    return reply(method_not_allowed(req, "GET, HEAD, DELETE"));
   }
   if (route == "/v1/audio/{id}") {
-    if (!method_is("GET")) return reply(error(req, 405, "method_not_allowed", "use GET"));
+    if (!method_is("GET")) return reply(method_not_allowed(req, "GET, HEAD"));
     return reply(audio(req, std::string_view(req.path).substr(std::string_view("/v1/audio/").size())));
   }
   if (route == "/metrics") {
-    if (!method_is("GET")) return reply(error(req, 405, "method_not_allowed", "use GET"));
+    if (!method_is("GET")) return reply(method_not_allowed(req, "GET, HEAD"));
     return reply(metrics_page(req));
   }
-  if (!method_is("GET")) return reply(error(req, 405, "method_not_allowed", "use GET"));
+  if (!method_is("GET")) return reply(method_not_allowed(req, "GET, HEAD"));
   reply(openapi(req));
 }
 
@@ -332,11 +359,15 @@ void service::create_session(const net::http_request& req, const caller& who, ne
   auto decoded = api::decode_session_create(req.body, &fields);
   if (!decoded) {
     const bool malformed = decoded.error() == core::errc::malformed;
-    const auto code = malformed ? "malformed" : "validation_failed";
+    const bool too_large = decoded.error() == core::errc::too_large;
+    const auto code = too_large ? "too_large" : (malformed ? "malformed" : "validation_failed");
     metrics_.count_error(code);
     auto r = json_response(
-        req, api::encode_error(code, malformed ? "the body is not a JSON object" : "invalid fields", fields));
-    r.status = decoded.error() == core::errc::too_large ? 413 : (malformed ? 400 : 422);
+        req, api::encode_error(
+                 code,
+                 too_large ? "the body is too large" : (malformed ? "the body is not a JSON object" : "invalid fields"),
+                 fields));
+    r.status = too_large ? 413 : (malformed ? 400 : 422);
     return reply(std::move(r));
   }
   const agents::persona* persona = decoded->persona.empty() ? &pick_persona("") : find_persona(decoded->persona);
@@ -383,13 +414,15 @@ void service::create_session(const net::http_request& req, const caller& who, ne
   auto created = json_response(req, api::encode_session(view));
   created.status = 201;
   created.headers.emplace_back("Location", "/v1/sessions/" + id);
-  auto failed = retry_later(req, 503, "store_unavailable", "the session could not be stored; retry", 1s);
+  auto failed = error_body(req, 503, "store_unavailable", "the session could not be stored; retry");
+  failed.headers.emplace_back("Retry-After", "1");
   auto done = [this, id, reply, created = std::move(created),
                failed = std::move(failed)](core::result<void> r) mutable {
     asio::post(io_, [this, id, reply, r, created = std::move(created), failed = std::move(failed)]() mutable {
       if (const auto it = sessions_.find(id); it != sessions_.end()) {
         if (--it->second.pending_writes == 0 && !r) sessions_.erase(it);  // never stored: forget it
       }
+      if (!r) metrics_.count_error("store_unavailable");
       reply(r ? std::move(created) : std::move(failed));
     });
   };
@@ -470,7 +503,8 @@ void service::delete_session(const net::http_request& req, const caller& who, st
     ++live->second.pending_writes;
   }
   auto ok = json_response(req, json{{"session_id", id}, {"ended", true}, {"ended_at_ms", ended_at}}.dump());
-  auto failed = retry_later(req, 503, "store_unavailable", "the session could not be updated; retry", 1s);
+  auto failed = error_body(req, 503, "store_unavailable", "the session could not be updated; retry");
+  failed.headers.emplace_back("Retry-After", "1");
   auto done = [this, id, live_mine, reply, ok = std::move(ok),
                failed = std::move(failed)](core::result<void> r) mutable {
     asio::post(io_, [this, id, live_mine, reply, r, ok = std::move(ok), failed = std::move(failed)]() mutable {
@@ -478,6 +512,7 @@ void service::delete_session(const net::http_request& req, const caller& who, st
         --it->second.pending_writes;
         if (!r) it->second.ended = false;
       }
+      if (!r) metrics_.count_error("store_unavailable");
       reply(r ? std::move(ok) : std::move(failed));
     });
   };
@@ -517,11 +552,15 @@ void service::chat(const net::http_request& req, const caller& who, net::respond
   auto decoded = api::decode_chat_request(req.body, &fields);
   if (!decoded) {
     const bool malformed = decoded.error() == core::errc::malformed;
-    const auto code = malformed ? "malformed" : "validation_failed";
+    const bool too_large = decoded.error() == core::errc::too_large;
+    const auto code = too_large ? "too_large" : (malformed ? "malformed" : "validation_failed");
     metrics_.count_error(code);
     auto r = json_response(
-        req, api::encode_error(code, malformed ? "the body is not a JSON object" : "invalid fields", fields));
-    r.status = decoded.error() == core::errc::too_large ? 413 : (malformed ? 400 : 422);
+        req, api::encode_error(
+                 code,
+                 too_large ? "the body is too large" : (malformed ? "the body is not a JSON object" : "invalid fields"),
+                 fields));
+    r.status = too_large ? 413 : (malformed ? 400 : 422);
     return refuse(std::move(r));
   }
   ctx->in = std::move(*decoded);
@@ -545,6 +584,16 @@ void service::chat(const net::http_request& req, const caller& who, net::respond
     s.last_used = clock::now();
     session = &sessions_.emplace(id, std::move(s)).first->second;
   }
+  if (ctx->in.rag_prefetch_only) {
+    // The Unity client warms retrieval before the clinician finishes speaking; nothing is generated or stored
+    // (retrieval comes with the model backend), so the answer is the empty reply the original gave.
+    api::chat_response empty;
+    empty.active_agent = ctx->in.target;
+    empty.warning_count = session->safety.violations;
+    empty.session_terminated = session->safety.terminated;
+    empty.coach_feedback_meta = {{"rag_prefetch", true}};
+    return refuse(json_response(req, api::encode_chat_response(empty)));
+  }
   if (session->seq + 2 > max_turns_per_session)
     return refuse(error(req, 409, "session_full", "the session holds the maximum number of turns; start a new one"));
   if (const auto wait = session_limiter_.acquire(id, ctx->started); wait.count() > 0)
@@ -555,7 +604,7 @@ void service::chat(const net::http_request& req, const caller& who, net::respond
   ctx->fingerprint = std::string(api::to_string(ctx->in.target)) + ':' +
                      std::to_string(std::hash<std::string_view>{}(ctx->in.user_message));
   if (std::find(session->in_flight.begin(), session->in_flight.end(), ctx->fingerprint) != session->in_flight.end())
-    return refuse(retry_later(req, 409, "duplicate_turn", "the same turn is already being answered", 1s));
+    return refuse(error(req, 409, "duplicate_turn", "the same turn is already being answered; do not resend it"));
   session->in_flight.push_back(ctx->fingerprint);
 
   if (!admission_.enter([this, ctx] { run_turn(ctx); })) {
@@ -577,7 +626,7 @@ void service::run_turn(const std::shared_ptr<turn_context>& ctx) {
   if (!breaker_.allow(now))
     return finish_turn(ctx, retry_later(req, 503, "engine_unavailable", "the text engine is failing; retry later",
                                         breaker_.retry_after(now)));
-  if (!in.phase_context.empty()) session.phase = agents::parse_phase(in.phase_context);
+  const auto phase = in.phase_context.empty() ? session.phase : agents::parse_phase(in.phase_context);
 
   // Supervisor first: every input, before any agent sees it.
   const auto decision = agents::decide_input(session.safety, in.user_message);
@@ -598,7 +647,7 @@ void service::run_turn(const std::shared_ptr<turn_context>& ctx) {
     engines::turn t;
     t.agent = role_of(in.target);
     t.persona = &persona;
-    t.phase = session.phase;
+    t.phase = phase;
     t.transcript = session.transcript;
     t.clinician_text = in.user_message;
     t.special_handling = decision.special_handling;
@@ -629,7 +678,7 @@ void service::run_turn(const std::shared_ptr<turn_context>& ctx) {
       std::string why;
       if (const auto grade = agents::parse_coach_contract(gen->text, &why)) {
         out.response_text = gen->text;
-        out.coach_feedback = grade->summary.substr(0, 500);
+        out.coach_feedback = utf8_prefix(grade->summary, 500);
         out.coach_feedback_meta = {
             {"safe", true}, {"status", "graded"}, {"engine", gen->engine}, {"graded_by", gen->graded_by}};
       } else {
@@ -666,6 +715,7 @@ void service::run_turn(const std::shared_ptr<turn_context>& ctx) {
   }
   out.warning_count = session.safety.violations;
   out.session_terminated = session.safety.terminated;
+  session.phase = phase;  // only now: a failed generation leaves the session as it was
 
   // Durable before acknowledged: the turn, the reply and the decisions commit together, then we answer.
   const auto ts = now_ms();
@@ -769,7 +819,7 @@ void service::finish_turn(const std::shared_ptr<turn_context>& ctx, net::http_re
 
 // ---- speech -----------------------------------------------------------------------------------------------------
 
-void service::tts(const net::http_request& req, net::responder respond) {
+void service::tts(const net::http_request& req, const caller& who, net::responder respond) {
   constexpr std::size_t max_text = 4000;  // one sentence or chunk per call, as the client sends it
   constexpr int max_queued = 16;          // synthesis requests waiting for the worker
   const auto started = clock::now();
@@ -777,23 +827,24 @@ void service::tts(const net::http_request& req, net::responder respond) {
     add_server_timing(r, started);
     respond(std::move(r));
   };
-  if (!tts_) return fail(error(req, 503, "speech_unavailable", "no speech engine is available"));
+  if (!tts_) return fail(retry_later(req, 503, "speech_unavailable", "no speech engine is available", 60s));
   if (const auto type = req.header("content-type"); type && core::ascii_lower(*type).find("json") == std::string::npos)
     return fail(error(req, 415, "unsupported_media_type", "send application/json"));
   auto parsed = core::json_scan::parse(req.body, 8);
   if (!parsed || !parsed->is_object()) return fail(error(req, 400, "malformed", "the body is not a JSON object"));
   auto& body = *parsed;
   const auto text = body.value("text", nlohmann::json()).is_string() ? body["text"].get<std::string>() : std::string();
-  if (text.empty() || text.size() > max_text)
+  if (text.empty() || code_points(text) > max_text)
     return fail(error(req, 422, "validation_failed", "text must be 1-4000 characters"));
   std::string voice = "en-us";
   if (const auto v = body.find("voice"); v != body.end() && !v->is_null()) {
-    if (!v->is_string() || v->get_ref<const std::string&>().empty() || v->get_ref<const std::string&>().size() > 64)
+    if (!v->is_string() || v->get_ref<const std::string&>().empty() ||
+        code_points(v->get_ref<const std::string&>()) > 64)
       return fail(error(req, 422, "validation_failed", "voice must be a string of at most 64 characters"));
     voice = v->get<std::string>();
   } else if (const auto s = body.find("session_id"); s != body.end() && s->is_string()) {
-    // The session's persona speaks with its own voice.
-    if (const auto it = sessions_.find(s->get<std::string>()); it != sessions_.end())
+    // The caller's session speaks with its persona's voice.
+    if (const auto it = sessions_.find(s->get<std::string>()); it != sessions_.end() && it->second.owner == who.key_id)
       voice = personas_.at(it->second.persona_id).voice;
   }
   if (++speech_queued_ > max_queued) {
@@ -802,13 +853,16 @@ void service::tts(const net::http_request& req, net::responder respond) {
   }
   auto ok_headers = json_response(req, {}).headers;  // CORS and no-store, computed on the loop thread
   asio::post(speech_pool_, [this, text, voice, ok_headers, started, respond = std::move(respond),
-                            unknown = error(req, 422, "unknown_voice", "no such voice"),
-                            failed = error(req, 503, "speech_failed", "speech synthesis failed")]() mutable {
+                            unknown = error_body(req, 422, "unknown_voice", "no such voice"),
+                            failed = error_body(req, 503, "speech_failed", "speech synthesis failed")]() mutable {
     auto audio = tts_->synthesize(text, voice);
     --speech_queued_;
     net::http_response r;
     if (!audio) {
-      r = audio.error() == core::errc::invalid_argument ? std::move(unknown) : std::move(failed);
+      const bool bad_voice = audio.error() == core::errc::invalid_argument;
+      r = bad_voice ? std::move(unknown) : std::move(failed);
+      if (!bad_voice) r.headers.emplace_back("Retry-After", "1");
+      asio::post(io_, [this, bad_voice] { metrics_.count_error(bad_voice ? "unknown_voice" : "speech_failed"); });
     } else {
       r.content_type = "audio/wav";
       r.headers = std::move(ok_headers);
@@ -916,9 +970,7 @@ void service::schedule_purge(std::chrono::seconds after) {
           core::log::event(*log_, spdlog::level::warn, "purge_failed", {{"error", why}});
         } else if (auto n = db->purge_older_than(std::chrono::days(cfg_.retention_days), now_ms()); !n) {
           core::log::event(*log_, spdlog::level::warn, "purge_failed", {{"error", n.error().message()}});
-        } else if (n->sessions > 0) {
-          core::log::event(*log_, spdlog::level::info, "purged", {{"sessions", n->sessions}, {"turns", n->turns}});
-        }
+        }  // the store logs what it removed
         purge_running_ = false;
       });
     }
@@ -979,6 +1031,7 @@ int run(const config& cfg) {
     net::server_limits limits;
     limits.http.max_body_bytes = api::limits::chat_body_bytes;
     limits.ws_ping_interval = std::chrono::milliseconds(0);
+    limits.json_errors = true;
     net::server server(io, limits, svc, nullptr, core::log::get("net"));
     const auto port = server.listen(cfg.bind, cfg.port);
     core::log::event(*log, spdlog::level::info, "listening",

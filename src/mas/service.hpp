@@ -88,7 +88,7 @@ class service final : public net::http_handler {
   void create_session(const net::http_request& request, const caller& who, net::responder respond);
   net::http_response get_session(const net::http_request& request, const caller& who, std::string_view id);
   void delete_session(const net::http_request& request, const caller& who, std::string_view id, net::responder respond);
-  void tts(const net::http_request& request, net::responder respond);
+  void tts(const net::http_request& request, const caller& who, net::responder respond);
   net::http_response audio(const net::http_request& request, std::string_view id);
   net::http_response health(const net::http_request& request);
   net::http_response metrics_page(const net::http_request& request);
@@ -100,8 +100,13 @@ class service final : public net::http_handler {
   session_state* find_session(const net::http_request& request, const caller& who, const std::string& id,
                               net::http_response& refusal);
   std::optional<caller> authenticate(const net::http_request& request) const;
+  /// An error reply, counted in the metrics; error_body builds one without counting (for replies prepared in
+  /// advance that may never be sent).
   net::http_response error(const net::http_request& request, int status, std::string_view code,
                            std::string_view message);
+  net::http_response error_body(const net::http_request& request, int status, std::string_view code,
+                                std::string_view message) const;
+  net::http_response method_not_allowed(const net::http_request& request, std::string_view allow);
   net::http_response retry_later(const net::http_request& request, int status, std::string_view code,
                                  std::string_view message, std::chrono::milliseconds after);
   net::http_response json_response(const net::http_request& request, std::string body) const;

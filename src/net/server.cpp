@@ -18,6 +18,27 @@ void responder::operator()(http_response response) {
 
 http_response http_handler::handle(const http_request&, std::string_view) { return text_response(501); }
 
+namespace {
+
+/// An error the server answers itself (before any handler saw the request), in the configured format.
+http_response own_error(const server_limits& limits, int status, std::string_view message) {
+  if (!limits.json_errors) return text_response(status, std::string(message));
+  std::string_view code = "bad_request";
+  switch (status) {
+    case 408: code = "timeout"; break;
+    case 413: code = "too_large"; break;
+    case 414: code = "uri_too_long"; break;
+    case 431: code = "headers_too_large"; break;
+    case 501: code = "not_implemented"; break;
+    case 503: code = "capacity"; break;
+    case 505: code = "http_version"; break;
+    default: break;
+  }
+  return json_error(status, code, message);
+}
+
+}  // namespace
+
 shared_frame make_text_frame(std::string_view payload) {
   return std::make_shared<const std::string>(ws::encode(ws::opcode::text, payload));
 }
@@ -178,7 +199,7 @@ asio::awaitable<ws_handler*> connection::serve_http(http_request& upgrade, std::
     }
     if (outcome.status == parse_status::error) {
       ++srv_.stats_.http_bad_requests;
-      auto resp = text_response(outcome.error_status, outcome.error);
+      auto resp = own_error(srv_.limits_, outcome.error_status, outcome.error);
       for (const auto& extra : srv_.limits_.own_response_headers) resp.headers.push_back(extra);
       auto bytes = serialize(resp, false);
       h.access({ip_, nullptr, resp.status, resp.body.size(), {}});
@@ -465,7 +486,7 @@ asio::awaitable<void> server::accept_loop(acceptor_type& acceptor) {
       ++(over_ip ? stats_.refused_per_ip : stats_.refused_capacity);
       if (count == 0) per_ip_.erase(ip);
       if (busy_response_.empty()) {
-        auto r = text_response(503, "too many connections");
+        auto r = own_error(limits_, 503, "too many connections");
         r.headers.emplace_back("Retry-After", "5");
         for (const auto& h : limits_.own_response_headers) r.headers.push_back(h);
         busy_response_ = serialize(r, false);

@@ -32,6 +32,8 @@ struct server_limits {
   std::chrono::milliseconds ws_ping_interval = 20s;   ///< 0 disables pings (pure compatibility)
   /// Headers added to the responses the server writes itself (parse errors, 503 when full), e.g. CORS.
   std::vector<std::pair<std::string, std::string>> own_response_headers;
+  /// The server's own error responses as {"error":{"code","message"}} JSON instead of plain text (an API server).
+  bool json_errors = false;
 };
 
 /// Counters the server keeps; read by the component for metrics.

@@ -15,7 +15,7 @@ namespace {
 using core::errc;
 
 // Append only: a released build may meet any older file, so a step is never edited once shipped.
-constexpr std::array<std::string_view, 2> migrations = {
+constexpr std::array<std::string_view, 3> migrations = {
     // 1: sessions and their transcripts.
     R"sql(
 CREATE TABLE sessions(
@@ -63,6 +63,10 @@ CREATE TABLE audit(
 -- Guards against the application's own mistakes; the hash chain is what detects deliberate edits.
 CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit BEGIN SELECT RAISE(ABORT, 'audit is append-only'); END;
 CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit BEGIN SELECT RAISE(ABORT, 'audit is append-only'); END;
+)sql",
+    // 3: retention also removes sessions nobody ended, by their last update.
+    R"sql(
+CREATE INDEX sessions_by_update ON sessions(updated_at, id) WHERE ended_at IS NULL;
 )sql",
 };
 
@@ -369,28 +373,34 @@ core::result<std::vector<turn_record>> database::latest_turns(std::string_view s
 
 core::result<purge_counts> database::purge_older_than(std::chrono::days retention, std::int64_t now_ms) {
   const std::int64_t cutoff = now_ms - std::chrono::duration_cast<std::chrono::milliseconds>(retention).count();
-  // Both statements pick the same chunk (same order, and the sessions still exist when turns are deleted); turns
-  // go first so they can be counted (the cascade would delete them uncounted).
-  constexpr const char* chunk =
+  // Ended sessions count from their end; sessions nobody ended (a closed browser tab, a session the supervisor
+  // terminated) count from their last update. Each kind is selected through its own partial index.
+  constexpr const char* ended_chunk =
       "SELECT id FROM sessions WHERE ended_at IS NOT NULL AND ended_at < ?1 ORDER BY ended_at, id LIMIT ?2";
-  const std::string delete_turns = std::string("DELETE FROM turns WHERE session_id IN (") + chunk + ")";
-  const std::string delete_sessions = std::string("DELETE FROM sessions WHERE id IN (") + chunk + ")";
+  constexpr const char* abandoned_chunk =
+      "SELECT id FROM sessions WHERE ended_at IS NULL AND updated_at < ?1 ORDER BY updated_at, id LIMIT ?2";
   purge_counts total;
-  for (;;) {
-    auto tx = begin();
-    if (!tx) return tx.error();
-    auto turns = prepare(delete_turns);
-    if (!turns) return turns.error();
-    if (auto r = turns->bind(1, cutoff).bind(2, purge_chunk).run(); !r) return r.error();
-    const auto turns_deleted = sqlite3_changes64(conn_.get());
-    auto sessions = prepare(delete_sessions);
-    if (!sessions) return sessions.error();
-    if (auto r = sessions->bind(1, cutoff).bind(2, purge_chunk).run(); !r) return r.error();
-    const auto sessions_deleted = sqlite3_changes64(conn_.get());
-    if (auto r = tx->commit(); !r) return r.error();
-    total.turns += turns_deleted;
-    total.sessions += sessions_deleted;
-    if (sessions_deleted < purge_chunk) break;
+  for (const char* chunk : {ended_chunk, abandoned_chunk}) {
+    // Both statements pick the same chunk (same order, and the sessions still exist when turns are deleted);
+    // turns go first so they can be counted (the cascade would delete them uncounted).
+    const std::string delete_turns = std::string("DELETE FROM turns WHERE session_id IN (") + chunk + ")";
+    const std::string delete_sessions = std::string("DELETE FROM sessions WHERE id IN (") + chunk + ")";
+    for (;;) {
+      auto tx = begin();
+      if (!tx) return tx.error();
+      auto turns = prepare(delete_turns);
+      if (!turns) return turns.error();
+      if (auto r = turns->bind(1, cutoff).bind(2, purge_chunk).run(); !r) return r.error();
+      const auto turns_deleted = sqlite3_changes64(conn_.get());
+      auto sessions = prepare(delete_sessions);
+      if (!sessions) return sessions.error();
+      if (auto r = sessions->bind(1, cutoff).bind(2, purge_chunk).run(); !r) return r.error();
+      const auto sessions_deleted = sqlite3_changes64(conn_.get());
+      if (auto r = tx->commit(); !r) return r.error();
+      total.turns += turns_deleted;
+      total.sessions += sessions_deleted;
+      if (sessions_deleted < purge_chunk) break;
+    }
   }
   if (total.sessions > 0) {
     core::log::event(logger(), spdlog::level::info, "store_purged",

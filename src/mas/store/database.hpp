@@ -184,7 +184,8 @@ class database {
   /// The last `limit` turns, in seq order (what a restored session remembers).
   core::result<std::vector<turn_record>> latest_turns(std::string_view session_id, std::int64_t limit);
 
-  /// Deletes sessions that ended more than `retention` before `now_ms`, with their turns. Runs in transactions of
+  /// Deletes sessions that ended more than `retention` before `now_ms`, and sessions never ended whose last
+  /// update is that old, with their turns. Runs in transactions of
   /// a bounded number of sessions so a batcher sharing the file waits at most one chunk. The audit chain is kept:
   /// it holds hashes and ids, no text, and deleting from it would break it.
   core::result<purge_counts> purge_older_than(std::chrono::days retention, std::int64_t now_ms);

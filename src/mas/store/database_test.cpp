@@ -130,7 +130,7 @@ TEST(database, old_version_file_is_migrated_and_keeps_its_data) {
               SQLITE_OK);
   }
   auto db = open_or_die(dir.file());
-  EXPECT_EQ(db.schema_version().value(), 2);
+  EXPECT_EQ(db.schema_version().value(), static_cast<std::int64_t>(schema_migrations().size()));
   EXPECT_EQ(db.session("old").value().persona, "p");
   // The step-2 table exists and works.
   ASSERT_TRUE(record_turn(db, make_turn("old", 1)));
@@ -282,20 +282,24 @@ TEST(database, transaction_rolls_back_unless_committed) {
 
 TEST(database, purge_deletes_only_sessions_ended_before_the_retention_window) {
   auto db = open_or_die(":memory:");
-  auto add = [&](const std::string& id, std::optional<std::int64_t> ended, int turns) {
+  auto add = [&](const std::string& id, std::optional<std::int64_t> ended, int turns,
+                 std::int64_t updated = t0 - 1 * day_ms) {
     auto s = make_session(id, t0 - 100 * day_ms);
     s.ended_at_ms = ended;
+    s.updated_at_ms = updated;
     ASSERT_TRUE(db.create_session(s));
     for (int i = 1; i <= turns; ++i) ASSERT_TRUE(db.append_turn(make_turn(id, i)));
   };
-  add("live_old", std::nullopt, 3);         // never ended: kept however old
+  add("live_old", std::nullopt, 3);         // never ended, updated yesterday: kept however old
+  add("abandoned", std::nullopt, 4, t0 - 40 * day_ms);  // never ended, untouched for 40 days: purged
   add("ended_recent", t0 - 10 * day_ms, 2);  // inside 30 days: kept
   add("ended_edge", t0 - 30 * day_ms, 1);    // exactly 30 days: kept (strictly older is purged)
   for (int i = 0; i < 300; ++i) add("old_" + std::to_string(i), t0 - 31 * day_ms - i, 2);  // > one chunk
 
   const auto purged = db.purge_older_than(std::chrono::days{30}, t0).value();
-  EXPECT_EQ(purged.sessions, 300);
-  EXPECT_EQ(purged.turns, 600);
+  EXPECT_EQ(purged.sessions, 301);
+  EXPECT_EQ(purged.turns, 604);
+  EXPECT_EQ(db.session("abandoned").error(), errc::not_found);
   EXPECT_EQ(count(db, "SELECT count(*) FROM sessions"), 3);
   EXPECT_EQ(count(db, "SELECT count(*) FROM turns"), 6);
   EXPECT_EQ(db.turns("live_old").value().size(), 3U);
