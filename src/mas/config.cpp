@@ -91,7 +91,7 @@ cli_result parse_command_line(int argc, const char* const* argv) {
   env(app.add_option("--audio-cache-mb", c.audio_cache_mb, "Memory for cached clips"), "SPARC_MAS_AUDIO_CACHE_MB")
       ->check(CLI::Range(std::size_t{1}, std::size_t{4096}));
   env(app.add_option("--retention-days", c.retention_days,
-                     "Ended sessions and their transcripts are deleted after this"),
+                     "Days an ended session (or one untouched that long) and its transcript are kept"),
       "SPARC_MAS_RETENTION_DAYS")
       ->check(CLI::Range(1, 36500));
   env(app.add_option("--purge-interval-s", c.purge_interval_s, "How often the retention purge runs"),

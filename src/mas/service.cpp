@@ -490,6 +490,11 @@ void service::delete_session(const net::http_request& req, const caller& who, st
     return reply(retry_later(req, 503, "store_unavailable", "the session could not be read; retry", 1s));
   }
   if (row && row->owner != who.key_id) return reply(error(req, 404, "session_not_found", "no such session"));
+  if (!row && row.error() == core::errc::not_found && live->second.pending_writes == 0 &&
+      live->second.in_flight.empty()) {
+    sessions_.erase(live);  // in memory only (nothing was ever stored): there is nothing to end
+    return reply(error(req, 404, "session_not_found", "no such session"));
+  }
   api::session_view view;
   view.session_id = id;
   if (row && row->ended_at_ms) {  // ending twice is harmless: answer with the first ending
@@ -568,7 +573,22 @@ void service::chat(const net::http_request& req, const caller& who, net::respond
 
   session_state* session = nullptr;
   net::http_response refusal;
-  if (sessions_.contains(id) || reader_.session(id)) {
+  const bool known = sessions_.contains(id) || reader_.session(id);
+  if (ctx->in.rag_prefetch_only) {
+    // The Unity client warms retrieval before the clinician finishes speaking; nothing is generated or stored
+    // (retrieval comes with the model backend), so the answer is the empty reply the original gave. A new id
+    // starts nothing: its first real turn does.
+    if (known && !(session = find_session(req, who, id, refusal))) return refuse(std::move(refusal));
+    api::chat_response empty;
+    empty.active_agent = ctx->in.target;
+    if (session) {
+      empty.warning_count = session->safety.violations;
+      empty.session_terminated = session->safety.terminated;
+    }
+    empty.coach_feedback_meta = {{"rag_prefetch", true}};
+    return refuse(json_response(req, api::encode_chat_response(empty)));
+  }
+  if (known) {
     session = find_session(req, who, id, refusal);
     if (!session) return refuse(std::move(refusal));
   } else {
@@ -583,16 +603,6 @@ void service::chat(const net::http_request& req, const caller& who, net::respond
     s.created_at_ms = now_ms();
     s.last_used = clock::now();
     session = &sessions_.emplace(id, std::move(s)).first->second;
-  }
-  if (ctx->in.rag_prefetch_only) {
-    // The Unity client warms retrieval before the clinician finishes speaking; nothing is generated or stored
-    // (retrieval comes with the model backend), so the answer is the empty reply the original gave.
-    api::chat_response empty;
-    empty.active_agent = ctx->in.target;
-    empty.warning_count = session->safety.violations;
-    empty.session_terminated = session->safety.terminated;
-    empty.coach_feedback_meta = {{"rag_prefetch", true}};
-    return refuse(json_response(req, api::encode_chat_response(empty)));
   }
   if (session->seq + 2 > max_turns_per_session)
     return refuse(error(req, 409, "session_full", "the session holds the maximum number of turns; start a new one"));
@@ -610,6 +620,7 @@ void service::chat(const net::http_request& req, const caller& who, net::respond
   if (!admission_.enter([this, ctx] { run_turn(ctx); })) {
     auto& flights = session->in_flight;
     flights.erase(std::find(flights.begin(), flights.end(), ctx->fingerprint));
+    if (session->seq == 0 && session->pending_writes == 0 && flights.empty()) sessions_.erase(id);  // never started
     return refuse(retry_later(req, 503, "overloaded", "too many turns in progress; retry", 1s));
   }
 }
