@@ -2,6 +2,7 @@
 
 #include "core/encoding.hpp"
 #include "core/ids.hpp"
+#include "measure.hpp"
 #include "ws_client.hpp"
 
 #include <boost/asio/as_tuple.hpp>
@@ -18,11 +19,9 @@
 #include <chrono>
 #include <cmath>
 #include <exception>
-#include <fstream>
 #include <memory>
 #include <optional>
 #include <random>
-#include <sstream>
 #include <stdexcept>
 #include <vector>
 
@@ -41,52 +40,6 @@ constexpr std::size_t busy_read_chunk = 64 * 1024;
 
 double seconds_between(clock::time_point from, clock::time_point to) {
   return std::chrono::duration<double>(to - from).count();
-}
-
-double round_to(double value, int decimals) {
-  const double scale = std::pow(10.0, decimals);
-  return std::round(value * scale) / scale;
-}
-
-/// VmRSS of `pid` in KiB from /proc/PID/status; nullopt when it cannot be read.
-std::optional<long> read_rss_kb(int pid) {
-  if (pid <= 0) return std::nullopt;
-  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
-  for (std::string line; std::getline(in, line);)
-    if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
-  return std::nullopt;
-}
-
-/// User plus system CPU seconds `pid` has used (fields 14 and 15 of /proc/PID/stat).
-std::optional<double> read_cpu_s(int pid) {
-  if (pid <= 0) return std::nullopt;
-  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
-  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  const auto paren = text.rfind(')');
-  if (paren == std::string::npos) return std::nullopt;
-  std::istringstream fields(text.substr(paren + 2));  // starts at field 3 (state)
-  std::string skip;
-  for (int i = 3; i < 14; ++i) fields >> skip;
-  long utime = 0;
-  long stime = 0;
-  if (!(fields >> utime >> stime)) return std::nullopt;
-  return static_cast<double>(utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
-}
-
-/// CPU seconds all cores have spent busy since boot (/proc/stat), to see load from other processes.
-double machine_busy_s() {
-  std::ifstream in("/proc/stat");
-  std::string cpu;
-  double user = 0, nice = 0, system = 0, idle = 0, iowait = 0, irq = 0, softirq = 0, steal = 0;
-  in >> cpu >> user >> nice >> system >> idle >> iowait >> irq >> softirq >> steal;
-  return (user + nice + system + irq + softirq + steal) / static_cast<double>(sysconf(_SC_CLK_TCK));
-}
-
-double self_cpu_s() {
-  rusage usage{};
-  getrusage(RUSAGE_SELF, &usage);
-  auto secs = [](const timeval& tv) { return static_cast<double>(tv.tv_sec) + static_cast<double>(tv.tv_usec) / 1e6; };
-  return secs(usage.ru_utime) + secs(usage.ru_stime);
 }
 
 /// Where the value of `"key":` starts in compact JSON, or npos.
@@ -139,12 +92,6 @@ std::string signal_message(std::string_view type, std::string_view id, std::stri
   core::append_json_string(out, sdp);
   out += "}}";
   return out;
-}
-
-/// Busy CPU on the machine not spent by the server or the generator, in % of one core: anything above a few
-/// percent means the figures were taken on a machine doing other work.
-long other_cpu_pct(double machine_s, double server_s, double bench_s, double elapsed_s) {
-  return std::max(0L, std::lround(100.0 * (machine_s - server_s - bench_s) / elapsed_s));
 }
 
 std::string shorten(std::string_view text) { return std::string(text.substr(0, 200)); }
@@ -473,10 +420,7 @@ class rtt_scenario {
 
     if (!samples_.empty()) {
       std::sort(samples_.begin(), samples_.end());
-      auto percentile = [this](double q) {
-        const auto rank = static_cast<std::size_t>(std::ceil(q * static_cast<double>(samples_.size())));
-        return samples_[std::clamp<std::size_t>(rank, 1, samples_.size()) - 1];
-      };
+      auto percentile = [this](double q) { return bench::percentile(samples_, q); };
       double sum = 0;
       for (double s : samples_) sum += s;
       result_["samples"] = samples_.size();
