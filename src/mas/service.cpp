@@ -125,16 +125,19 @@ service::service(asio::io_context& io, const config& cfg, std::map<std::string, 
       session_limiter_(cfg.rate_per_session, cfg.rate_per_session * 2, rate_limiter_keys),
       admission_(cfg.max_inflight, cfg.max_queue),
       purge_timer_(io),
-      evict_timer_(io) {}
+      evict_timer_(io),
+      checkpoint_timer_(io) {}
 
 void service::start_timers() {
   schedule_purge(5s);  // soon after start, then every purge interval
   schedule_eviction();
+  schedule_checkpoint();
 }
 
 void service::stop() {
   purge_timer_.cancel();
   evict_timer_.cancel();
+  checkpoint_timer_.cancel();
   speech_pool_.join();
   maintenance_pool_.join();
   batcher_->stop();
@@ -968,24 +971,53 @@ void service::schedule_eviction() {
   });
 }
 
+store::database* service::maintenance_db() {
+  if (!maintenance_db_) {
+    std::string why;
+    store::database::options opts;
+    opts.checkpoint_pages = 0;  // this connection is the checkpointer
+    auto db = store::database::open(cfg_.db, opts, &why);
+    if (!db) {
+      core::log::event(*log_, spdlog::level::warn, "maintenance_store_unavailable", {{"error", why}});
+      return nullptr;
+    }
+    maintenance_db_ = std::make_unique<store::database>(std::move(*db));
+  }
+  return maintenance_db_.get();
+}
+
 void service::schedule_purge(std::chrono::seconds after) {
   purge_timer_.expires_after(after);
   purge_timer_.async_wait([this](const boost::system::error_code& ec) {
     if (ec) return;
     if (!purge_running_.exchange(true)) {
       asio::post(maintenance_pool_, [this] {
-        // Its own connection: the purge takes the write lock in short chunks, interleaving with the batcher.
-        std::string why;
-        auto db = store::database::open(cfg_.db, &why);
-        if (!db) {
-          core::log::event(*log_, spdlog::level::warn, "purge_failed", {{"error", why}});
-        } else if (auto n = db->purge_older_than(std::chrono::days(cfg_.retention_days), now_ms()); !n) {
-          core::log::event(*log_, spdlog::level::warn, "purge_failed", {{"error", n.error().message()}});
-        }  // the store logs what it removed
+        // The purge takes the write lock in short chunks, interleaving with the batcher; the store logs what it
+        // removed.
+        if (auto* db = maintenance_db()) {
+          if (auto n = db->purge_older_than(std::chrono::days(cfg_.retention_days), now_ms()); !n)
+            core::log::event(*log_, spdlog::level::warn, "purge_failed", {{"error", n.error().message()}});
+        }
         purge_running_ = false;
       });
     }
     schedule_purge(std::chrono::seconds(cfg_.purge_interval_s));
+  });
+}
+
+void service::schedule_checkpoint() {
+  // Copies the WAL into the database file in the background, so that when the writer checkpoints between batches
+  // (which lets the WAL restart from its start) little is left for it to copy and sync.
+  checkpoint_timer_.expires_after(50ms);
+  checkpoint_timer_.async_wait([this](const boost::system::error_code& ec) {
+    if (ec) return;
+    if (!checkpoint_running_.exchange(true)) {
+      asio::post(maintenance_pool_, [this] {
+        if (auto* db = maintenance_db()) (void)db->checkpoint();  // a failure is logged by the store
+        checkpoint_running_ = false;
+      });
+    }
+    schedule_checkpoint();
   });
 }
 
@@ -1026,11 +1058,15 @@ int run(const config& cfg) {
     std::string why;
     auto personas = agents::load_personas(std::filesystem::path(cfg.data_dir) / "personas", &why);
     if (!personas) throw std::runtime_error("personas: " + why);
-    auto db = store::database::open(cfg.db, &why);
+    store::database::options writer_opts;
+    writer_opts.checkpoint_pages = 0;  // the batcher checkpoints between batches, see commit_batcher::options
+    auto db = store::database::open(cfg.db, writer_opts, &why);
     if (!db) throw std::runtime_error("store: " + why);
     auto reader = store::database::open(cfg.db, &why);  // after the writer: the schema is migrated by now
     if (!reader) throw std::runtime_error("store: " + why);
-    auto batcher = std::make_unique<store::commit_batcher>(std::move(*db));
+    store::commit_batcher::options batch_opts;
+    batch_opts.checkpoint_frames = 2000;  // about 8 MB of WAL; measured best of 500-4000 (docs/benchmarks.md)
+    auto batcher = std::make_unique<store::commit_batcher>(std::move(*db), batch_opts);
     asio::io_context io(1);
     std::unique_ptr<speech::speech_engine> tts;
     try {

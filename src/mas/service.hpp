@@ -116,6 +116,9 @@ class service final : public net::http_handler {
   void evict_idle();
   void schedule_purge(std::chrono::seconds after);
   void schedule_eviction();
+  void schedule_checkpoint();
+  /// The maintenance worker's own connection, opened on first use; touched only on that worker.
+  store::database* maintenance_db();
 
   boost::asio::io_context& io_;
   const config& cfg_;
@@ -134,10 +137,13 @@ class service final : public net::http_handler {
   api::metrics metrics_;
   boost::asio::steady_timer purge_timer_;
   boost::asio::steady_timer evict_timer_;
+  boost::asio::steady_timer checkpoint_timer_;
+  std::unique_ptr<store::database> maintenance_db_;  ///< maintenance worker only
   boost::asio::thread_pool speech_pool_{1};       ///< synthesis blocks for tens of milliseconds: off the event loop
   boost::asio::thread_pool maintenance_pool_{1};  ///< the retention purge takes the store's write lock in chunks
   std::atomic<int> speech_queued_{0};
   std::atomic<bool> purge_running_{false};
+  std::atomic<bool> checkpoint_running_{false};
 };
 
 }  // namespace mas

@@ -230,8 +230,29 @@ core::result<void> database::configure(const options& opts) {
     last_error_ = "journal_mode=WAL not available (got '" + got + "')";
     return core::make_error_code(errc::unsupported);
   }
+  if (opts.checkpoint_pages <= 0) {
+    // Replaces SQLite's automatic checkpoint (itself a WAL hook) with a counter the owner reads.
+    sqlite3_wal_hook(
+        conn_.get(),
+        [](void* frames, sqlite3*, const char*, int n) {
+          *static_cast<int*>(frames) = n;
+          return SQLITE_OK;
+        },
+        wal_frames_.get());
+  } else if (opts.checkpoint_pages != 1000) {
+    if (auto r = exec(("PRAGMA wal_autocheckpoint=" + std::to_string(opts.checkpoint_pages)).c_str()); !r) return r;
+  }
   return exec(opts.sync == durability::power_loss ? "PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;"
                                                   : "PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;");
+}
+
+core::result<std::pair<int, int>> database::checkpoint() {
+  int frames = 0;
+  int copied = 0;
+  const int rc = sqlite3_wal_checkpoint_v2(conn_.get(), nullptr, SQLITE_CHECKPOINT_PASSIVE, &frames, &copied);
+  if (rc == SQLITE_BUSY) return std::pair{0, 0};  // another connection is checkpointing
+  if (rc != SQLITE_OK) return fail(rc, "checkpoint");
+  return std::pair{frames, copied};
 }
 
 core::result<void> database::migrate() {
@@ -520,6 +541,17 @@ void commit_batcher::run() {
     for (std::size_t i = 0; i < all.size(); i += opts_.max_batch)
       commit_batch(all.subspan(i, std::min(opts_.max_batch, all.size() - i)));
     batch.clear();
+    if (opts_.checkpoint_frames > 0 && db_.wal_frames() >= opts_.checkpoint_frames) {
+      // Only a checkpoint with no write in between lets the next transaction restart the WAL from its start
+      // (appending to a growing file makes every fsync slower). Another connection may have copied most frames
+      // already, leaving this one little to do.
+      bool idle = false;
+      {
+        std::lock_guard lock(mutex_);
+        idle = queue_.empty();
+      }
+      if (idle || db_.wal_frames() >= 8 * opts_.checkpoint_frames) (void)db_.checkpoint();
+    }
   }
 }
 

@@ -149,6 +149,9 @@ class database {
     durability sync = durability::power_loss;
     /// How long a writer waits for another connection's write lock (a retention pass) before failing.
     std::chrono::milliseconds busy_timeout{5000};
+    /// WAL pages after which a commit on this connection also checkpoints (SQLite's default is 1000). 0: never;
+    /// the owner checkpoints when it suits it, reading the WAL's size from wal_frames() (commit_batcher does).
+    int checkpoint_pages = 1000;
   };
 
   /// Opens or creates `path` (":memory:" for a private in-memory store), enables WAL and foreign keys and applies
@@ -190,6 +193,13 @@ class database {
   /// it holds hashes and ids, no text, and deleting from it would break it.
   core::result<purge_counts> purge_older_than(std::chrono::days retention, std::int64_t now_ms);
 
+  /// Copies committed WAL frames into the database file without blocking writers or readers (a PASSIVE
+  /// checkpoint); returns how many frames the WAL holds and how many of them are now in the database file
+  /// ({0, 0} when another connection is checkpointing right now).
+  core::result<std::pair<int, int>> checkpoint();
+  /// Frames in the WAL after this connection's latest commit; tracked only with checkpoint_pages = 0.
+  int wal_frames() const noexcept { return *wal_frames_; }
+
   /// Starts a write transaction (BEGIN IMMEDIATE, so the write lock is taken now, not at the first write).
   core::result<transaction> begin();
   /// True while a transaction (or savepoint) is open on this connection.
@@ -229,6 +239,7 @@ class database {
   connection_ptr conn_;
   std::unordered_map<std::string, statement_ptr, sql_hash, std::equal_to<>> cache_;
   std::string last_error_;
+  std::unique_ptr<int> wal_frames_ = std::make_unique<int>(0);  ///< on the heap: SQLite's WAL hook keeps its address
 };
 
 /// Group commit: many writes share one transaction and one fsync, each acknowledged only after COMMIT returned.
@@ -258,6 +269,10 @@ class commit_batcher {
   struct options {
     std::size_t max_batch = 512;    ///< writes per transaction
     std::size_t max_queued = 8192;  ///< back-pressure: beyond this `submit` fails with errc::unavailable
+    /// With a connection opened with checkpoint_pages = 0: the writer checkpoints once the WAL holds this many
+    /// frames and nothing is queued, so no waiting write pays for it; at 8 times this it checkpoints even when
+    /// busy, so the WAL stays bounded under saturation. 0: leave checkpoints to SQLite or to others.
+    int checkpoint_frames = 0;
   };
 
   /// Counters since start (read from any thread).

@@ -227,6 +227,19 @@ TEST(database, turns_read_back_in_seq_order_with_exact_text) {
   EXPECT_TRUE(db.turns("none").value().empty());
 }
 
+TEST(database, without_auto_checkpoint_the_wal_grows_until_checkpoint_copies_it) {
+  temp_dir dir;
+  auto db = open_or_die(dir.file(), {.checkpoint_pages = 0});
+  ASSERT_TRUE(db.create_session(make_session("s1")));
+  for (std::int64_t seq = 1; seq <= 1500; ++seq) ASSERT_TRUE(db.append_turn(make_turn("s1", seq, std::string(600, 'x'))));
+  // SQLite's automatic checkpoint would have run after 1000 pages; here every frame is still only in the WAL.
+  auto other = open_or_die(dir.file());
+  const auto [frames, copied] = other.checkpoint().value();
+  EXPECT_GT(frames, 1000);
+  EXPECT_EQ(copied, frames);
+  EXPECT_EQ(db.turns("s1").value().size(), 1500U);
+}
+
 TEST(database, transcript_pages_and_the_latest_turns) {
   auto db = open_or_die(":memory:");
   ASSERT_TRUE(db.create_session(make_session("s1")));
@@ -414,6 +427,36 @@ TEST(commit_batcher, a_failing_write_is_rolled_back_alone) {
   // The failed turn left no audit record behind either.
   EXPECT_EQ(count(db, "SELECT count(*) FROM audit"), 2);
   EXPECT_TRUE(audit_log(db).verify().value().ok());
+}
+
+// One write at a time, each waited for: the WAL grows by a few frames per commit.
+std::uintmax_t wal_bytes_after_sequential_writes(int checkpoint_frames) {
+  temp_dir dir;
+  {
+    commit_batcher batcher(open_or_die(dir.file(), {.sync = durability::process_crash, .checkpoint_pages = 0}),
+                           {.checkpoint_frames = checkpoint_frames});
+    std::promise<void> created;
+    EXPECT_TRUE(batcher.submit([](database& db) { return db.create_session(make_session("s1")); },
+                               [&](core::result<void>) { created.set_value(); }));
+    created.get_future().wait();
+    for (std::int64_t seq = 1; seq <= 600; ++seq) {
+      std::promise<void> done;
+      EXPECT_TRUE(batcher.submit([seq](database& db) { return db.append_turn(make_turn("s1", seq, std::string(3000, 'x'))); },
+                                 [&](core::result<void> r) {
+                                   EXPECT_TRUE(r);
+                                   done.set_value();
+                                 }));
+      done.get_future().wait();
+    }
+    return std::filesystem::file_size(dir.file() + "-wal");
+  }
+}
+
+TEST(commit_batcher, checkpoints_between_batches_keep_the_wal_bounded) {
+  const auto bounded = wal_bytes_after_sequential_writes(100);
+  const auto unbounded = wal_bytes_after_sequential_writes(0);  // nobody checkpoints: every frame stays
+  EXPECT_GT(unbounded, std::uintmax_t{600} * 4096);
+  EXPECT_LT(bounded, std::uintmax_t{160} * 4096) << "the WAL restarts after each checkpoint";
 }
 
 TEST(commit_batcher, refuses_beyond_the_queue_bound_and_after_stop) {
