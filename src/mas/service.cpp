@@ -180,6 +180,18 @@ net::http_response service::error(const net::http_request& req, int status, std:
   return error_body(req, status, code, message);
 }
 
+net::http_response service::refused_body(const net::http_request& req, boost::system::error_code why,
+                                         const std::vector<api::field_error>& fields) {
+  const bool malformed = why == core::errc::malformed;
+  const bool too_large = why == core::errc::too_large;
+  const auto code = too_large ? "too_large" : (malformed ? "malformed" : "validation_failed");
+  metrics_.count_error(code);
+  const auto message = too_large ? "the body is too large" : (malformed ? "the body is not a JSON object" : "invalid fields");
+  auto r = json_response(req, api::encode_error(code, message, fields));
+  r.status = too_large ? 413 : (malformed ? 400 : 422);
+  return r;
+}
+
 net::http_response service::method_not_allowed(const net::http_request& req, std::string_view allow) {
   auto r = error(req, 405, "method_not_allowed", "use " + std::string(allow));
   r.headers.emplace_back("Allow", allow);
@@ -361,17 +373,7 @@ void service::create_session(const net::http_request& req, const caller& who, ne
   std::vector<api::field_error> fields;
   auto decoded = api::decode_session_create(req.body, &fields);
   if (!decoded) {
-    const bool malformed = decoded.error() == core::errc::malformed;
-    const bool too_large = decoded.error() == core::errc::too_large;
-    const auto code = too_large ? "too_large" : (malformed ? "malformed" : "validation_failed");
-    metrics_.count_error(code);
-    auto r = json_response(
-        req, api::encode_error(
-                 code,
-                 too_large ? "the body is too large" : (malformed ? "the body is not a JSON object" : "invalid fields"),
-                 fields));
-    r.status = too_large ? 413 : (malformed ? 400 : 422);
-    return reply(std::move(r));
+    return reply(refused_body(req, decoded.error(), fields));
   }
   const agents::persona* persona = decoded->persona.empty() ? &pick_persona("") : find_persona(decoded->persona);
   if (!persona) {
@@ -559,17 +561,7 @@ void service::chat(const net::http_request& req, const caller& who, net::respond
   std::vector<api::field_error> fields;
   auto decoded = api::decode_chat_request(req.body, &fields);
   if (!decoded) {
-    const bool malformed = decoded.error() == core::errc::malformed;
-    const bool too_large = decoded.error() == core::errc::too_large;
-    const auto code = too_large ? "too_large" : (malformed ? "malformed" : "validation_failed");
-    metrics_.count_error(code);
-    auto r = json_response(
-        req, api::encode_error(
-                 code,
-                 too_large ? "the body is too large" : (malformed ? "the body is not a JSON object" : "invalid fields"),
-                 fields));
-    r.status = too_large ? 413 : (malformed ? 400 : 422);
-    return refuse(std::move(r));
+    return refuse(refused_body(req, decoded.error(), fields));
   }
   ctx->in = std::move(*decoded);
   const auto& id = ctx->in.session_id;

@@ -107,6 +107,9 @@ class service final : public net::http_handler {
   net::http_response error_body(const net::http_request& request, int status, std::string_view code,
                                 std::string_view message) const;
   net::http_response method_not_allowed(const net::http_request& request, std::string_view allow);
+  /// 400, 413 or 422 for a request body its decoder refused, with the fields it named.
+  net::http_response refused_body(const net::http_request& request, boost::system::error_code why,
+                                  const std::vector<api::field_error>& fields);
   net::http_response retry_later(const net::http_request& request, int status, std::string_view code,
                                  std::string_view message, std::chrono::milliseconds after);
   net::http_response json_response(const net::http_request& request, std::string body) const;
