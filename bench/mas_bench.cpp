@@ -1,6 +1,6 @@
 // sparc-mas-bench: the load generator for sparc-mas (HTTP). One scenario per run, one JSON line on stdout.
 #include "core/encoding.hpp"
-#include "http_client.hpp"
+#include "net/http_client.hpp"
 #include "measure.hpp"
 
 #include <CLI/CLI.hpp>
@@ -30,9 +30,9 @@
 namespace {
 
 namespace asio = boost::asio;
-using bench::http_client;
-using bench::http_response_view;
-using bench::tcp;
+using net::http_client;
+using net::http_response_view;
+using net::tcp;
 using clock = std::chrono::steady_clock;
 using result = nlohmann::ordered_json;
 using namespace std::chrono_literals;
@@ -184,7 +184,7 @@ std::string shorten(std::string_view text) {
 class harness {
  public:
   explicit harness(const target& server) : server_(server), watchdog_(io_.get_executor()) {
-    auto url = bench::parse_http_url(server.url);
+    auto url = net::parse_http_url(server.url);
     if (!url) throw std::invalid_argument("--url must look like http://127.0.0.1:8000 (got '" + server.url + "')");
     tcp::resolver resolver(io_);
     endpoint_ = resolver.resolve(url->host, url->port).begin()->endpoint();
@@ -282,7 +282,7 @@ class harness {
 /// The `app` metric of a response's Server-Timing header, if the server sent one.
 std::optional<double> app_time_ms(const http_response_view& response) {
   const auto value = response.header("server-timing");
-  return value ? bench::server_timing_ms(*value, "app") : std::nullopt;
+  return value ? net::server_timing_ms(*value, "app") : std::nullopt;
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -330,10 +330,10 @@ class turns_scenario {
       for (const auto line : clinician_lines)
         for (const auto agent : {"caregiver", "coach"})
           c.requests.push_back(
-              bench::http_post(h_.host_header(), "/v1/chat", "application/json", chat_body(session, line, agent)));
+              net::http_post(h_.host_header(), "/v1/chat", "application/json", chat_body(session, line, agent)));
     }
     health_ = &h_.add_client();
-    health_request_ = bench::http_get(h_.host_header(), "/health");
+    health_request_ = net::http_get(h_.host_header(), "/health");
     if (!co_await h_.connect_all()) {
       h_.stop_watchdog();
       h_.abort_all();
@@ -600,7 +600,7 @@ class sessions_scenario {
     auto& check = connections_.front();
     bool alive = false;
     if (check.http->is_open()) {
-      check.http->send(bench::http_get(h_.host_header(), "/health"));
+      check.http->send(net::http_get(h_.host_header(), "/health"));
       const auto ec = co_await check.http->read_response(check.response);
       alive = !ec && check.response.status == 200;
     }
@@ -647,7 +647,7 @@ class sessions_scenario {
       if (launched_ == options_.sessions) return;
       const auto n = launched_++;
       const auto session = fmt::format("bench-{}-s{}", h_.tag(), n);
-      c.scratch = bench::http_post(h_.host_header(), "/v1/chat", "application/json",
+      c.scratch = net::http_post(h_.host_header(), "/v1/chat", "application/json",
                                    chat_body(session, clinician_lines[n % clinician_lines.size()], "caregiver"));
       c.sent[(oldest + in_flight) % c.sent.size()] = clock::now();
       ++in_flight;

@@ -3,7 +3,7 @@
 #include "core/encoding.hpp"
 #include "core/ids.hpp"
 #include "measure.hpp"
-#include "ws_client.hpp"
+#include "net/ws_client.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -26,6 +26,12 @@
 #include <vector>
 
 namespace bench {
+namespace asio = boost::asio;
+using error_code = boost::system::error_code;
+using net::parse_ws_url;
+using net::tcp;
+using net::ws_client;
+using net::ws_url;
 namespace {
 
 using clock = std::chrono::steady_clock;

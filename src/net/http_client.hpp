@@ -10,7 +10,7 @@
 #include <utility>
 #include <vector>
 
-namespace bench {
+namespace net {
 
 namespace asio = boost::asio;
 using tcp = asio::ip::tcp;
@@ -112,4 +112,4 @@ class http_client {
   error_code write_error_;  ///< why the last write failed; reported by the read it aborted
 };
 
-}  // namespace bench
+}  // namespace net

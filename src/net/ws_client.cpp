@@ -1,4 +1,4 @@
-#include "ws_client.hpp"
+#include "net/ws_client.hpp"
 
 #include "core/encoding.hpp"
 
@@ -10,7 +10,7 @@
 #include <cctype>
 #include <cstring>
 
-namespace bench {
+namespace net {
 namespace {
 
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
@@ -309,4 +309,4 @@ void ws_client::flush() {
   });
 }
 
-}  // namespace bench
+}  // namespace net

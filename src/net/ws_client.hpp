@@ -10,7 +10,7 @@
 #include <string_view>
 #include <vector>
 
-namespace bench {
+namespace net {
 
 namespace asio = boost::asio;
 using tcp = asio::ip::tcp;
@@ -78,4 +78,4 @@ class ws_client {
   std::uint64_t rng_;
 };
 
-}  // namespace bench
+}  // namespace net

@@ -1,4 +1,4 @@
-#include "http_client.hpp"
+#include "net/http_client.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -8,7 +8,7 @@
 #include <charconv>
 #include <cstring>
 
-namespace bench {
+namespace net {
 namespace {
 
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
@@ -324,4 +324,4 @@ error_code http_client::parse_head(std::size_t head_bytes, http_response_view& o
   return {};
 }
 
-}  // namespace bench
+}  // namespace net
