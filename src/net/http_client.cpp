@@ -1,6 +1,9 @@
 #include "net/http_client.hpp"
 
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 
@@ -20,7 +23,7 @@ constexpr std::size_t min_read = 1024;
 
 class http_error_category final : public boost::system::error_category {
  public:
-  const char* name() const noexcept override { return "bench.http"; }
+  const char* name() const noexcept override { return "net.http_client"; }
   std::string message(int value) const override {
     switch (static_cast<http_error>(value)) {
       case http_error::head_too_large:
@@ -133,6 +136,50 @@ std::string http_post(std::string_view host_header, std::string_view target, std
   out.append("\r\nContent-Type: ").append(content_type);
   out.append("\r\nContent-Length: ").append(std::to_string(body.size())).append("\r\n\r\n").append(body);
   return out;
+}
+
+std::string http_request_text(std::string_view method, std::string_view host_header, std::string_view target,
+                              const std::vector<std::pair<std::string, std::string>>& headers,
+                              std::string_view content_type, std::string_view body) {
+  std::string out;
+  out.append(method).append(" ").append(target).append(" HTTP/1.1\r\nHost: ").append(host_header);
+  for (const auto& [name, value] : headers) out.append("\r\n").append(name).append(": ").append(value);
+  if (!content_type.empty()) out.append("\r\nContent-Type: ").append(content_type);
+  if (!body.empty() || method == "POST" || method == "PUT")
+    out.append("\r\nContent-Length: ").append(std::to_string(body.size()));
+  out.append("\r\n\r\n").append(body);
+  return out;
+}
+
+asio::awaitable<boost::system::result<fetched>> fetch(const asio::any_io_executor& executor, const http_url& url,
+                                                      std::string request, std::chrono::milliseconds timeout) {
+  using namespace asio::experimental::awaitable_operators;
+  auto exchange = [&]() -> asio::awaitable<boost::system::result<fetched>> {
+    tcp::resolver resolver(executor);
+    auto [rec, endpoints] = co_await resolver.async_resolve(url.host, url.port, use_tuple);
+    if (rec) co_return rec;
+    http_client client(executor);
+    error_code ec = asio::error::host_not_found;
+    for (const auto& e : endpoints) {
+      ec = co_await client.connect(e.endpoint());
+      if (!ec) break;
+      client.abort();
+    }
+    if (ec) co_return ec;
+    client.send(request);
+    http_response_view view;
+    if (ec = co_await client.read_response(view); ec) co_return ec;
+    fetched out;
+    out.status = view.status;
+    for (const auto& [k, v] : view.headers) out.headers.emplace_back(std::string(k), std::string(v));
+    out.body = std::string(view.body);
+    client.abort();
+    co_return out;
+  };
+  asio::steady_timer timer(executor, timeout);
+  auto outcome = co_await (exchange() || timer.async_wait(use_tuple));
+  if (outcome.index() == 1) co_return error_code(asio::error::timed_out);
+  co_return std::get<0>(std::move(outcome));
 }
 
 std::string http_get(std::string_view host_header, std::string_view target) {

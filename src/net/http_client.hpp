@@ -3,6 +3,9 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/ip/tcp.hpp>
 
+#include <boost/system/result.hpp>
+
+#include <chrono>
 #include <cstddef>
 #include <optional>
 #include <string>
@@ -67,6 +70,24 @@ std::string http_post(std::string_view host_header, std::string_view target, std
                       std::string_view body);
 /// A complete GET request without a body.
 std::string http_get(std::string_view host_header, std::string_view target);
+
+/// A complete request with any method, extra headers and an optional body (Content-Length is added).
+std::string http_request_text(std::string_view method, std::string_view host_header, std::string_view target,
+                              const std::vector<std::pair<std::string, std::string>>& headers,
+                              std::string_view content_type = {}, std::string_view body = {});
+
+/// What one fetch() brought back.
+struct fetched {
+  int status = 0;
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::string body;
+};
+
+/// One request on a fresh connection (resolve, connect, send, read, close), abandoned after `timeout`:
+/// for control-plane calls (signaling polls, backend calls), not for load. `url` is http://host[:port]; `target`
+/// the path and query.
+asio::awaitable<boost::system::result<fetched>> fetch(const asio::any_io_executor& executor, const http_url& url,
+                                                      std::string request, std::chrono::milliseconds timeout);
 
 /// `dur` in milliseconds of `metric` in a Server-Timing header value (W3C Server Timing), e.g.
 /// "app;dur=1.25" or "db;dur=3, app;desc=\"x\";dur=0.4"; nullopt when the metric or its dur is absent.
