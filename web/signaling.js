@@ -1,75 +1,179 @@
-// Signaling clients for both transports of the Unity Render Streaming protocol (see docs/protocol.md).
-// Each emits the server's messages as {type, ...} objects through onmessage.
+// Signaling clients for both transports of the Unity Render Streaming protocol, as sparc-signal
+// speaks it (docs/protocol.md). Both hand the page the same normalised messages:
+//   {type, connectionId, polite?, sdp?, candidate?, sdpMid?, sdpMLineIndex?, datetime?, message?, code?}
+// and call onlost() once when the server goes away without stop() having been called.
+
+/** Flatten a WebSocket frame: relayed messages name their connection in `from` and carry fields in `data`. */
+export function normaliseWsMessage(raw) {
+  if (!raw || typeof raw !== 'object' || typeof raw.type !== 'string') return null;
+  if (raw.data && typeof raw.data === 'object') {
+    return { ...raw.data, type: raw.type, connectionId: raw.from ?? raw.data.connectionId };
+  }
+  return { ...raw };
+}
+
+/** A key that names one stored HTTP entry, so entries repeated by the inclusive `fromtime` filter are dropped. */
+export function httpEntryKey(m) {
+  return [m.type, m.connectionId, m.datetime, m.sdp ?? '', m.candidate ?? ''].join('\u0000');
+}
 
 export class WebSocketSignaling {
-  constructor(url) {
+  constructor(url, { openTimeoutMs = 5000 } = {}) {
     this.url = url;
+    this.openTimeoutMs = openTimeoutMs;
+    this.kind = 'websocket';
     this.onmessage = () => {};
-    this.onstate = () => {};
+    this.onlost = () => {};
+    this.stopped = false;
   }
 
   start() {
     return new Promise((resolve, reject) => {
-      this.ws = new WebSocket(this.url);
-      this.ws.onopen = () => { this.onstate('connected'); resolve(); };
-      this.ws.onerror = () => reject(new Error('WebSocket failed'));
-      this.ws.onclose = () => this.onstate('closed');
-      this.ws.onmessage = (event) => {
-        try { this.onmessage(JSON.parse(event.data)); } catch { /* not JSON: ignore */ }
+      const ws = new WebSocket(this.url);
+      this.ws = ws;
+      let open = false;
+      const timer = setTimeout(() => { if (!open) { ws.close(); reject(new Error('WebSocket open timed out')); } },
+        this.openTimeoutMs);
+      ws.onopen = () => { open = true; clearTimeout(timer); resolve(); };
+      ws.onerror = () => {};  // onclose follows and carries the outcome
+      ws.onclose = () => {
+        clearTimeout(timer);
+        if (!open) reject(new Error('WebSocket connection refused'));
+        else if (!this.stopped) { this.stopped = true; this.onlost(); }
+      };
+      ws.onmessage = (event) => {
+        let raw;
+        try { raw = JSON.parse(event.data); } catch { return; }  // not JSON: not for us
+        const m = normaliseWsMessage(raw);
+        if (m) this.onmessage(m);
       };
     });
   }
 
-  send(message) { this.ws.send(JSON.stringify(message)); }
+  send(message) {
+    if (this.ws?.readyState === WebSocket.OPEN) this.ws.send(JSON.stringify(message));
+  }
+
   connect(connectionId) { this.send({ type: 'connect', connectionId }); }
   disconnect(connectionId) { this.send({ type: 'disconnect', connectionId }); }
-  stop() { this.ws?.close(); }
+  offer(connectionId, sdp) { this.send({ type: 'offer', from: connectionId, data: { connectionId, sdp } }); }
+  answer(connectionId, sdp) { this.send({ type: 'answer', from: connectionId, data: { connectionId, sdp } }); }
+  candidate(connectionId, c) {
+    this.send({ type: 'candidate', from: connectionId,
+      data: { connectionId, candidate: c.candidate, sdpMid: c.sdpMid, sdpMLineIndex: c.sdpMLineIndex } });
+  }
+
+  stop() {
+    this.stopped = true;
+    this.ws?.close();
+  }
 }
 
 export class HttpSignaling {
-  constructor(base, intervalMs = 1000) {
+  /** `base` is the page origin; the server is polled every `intervalMs` (Unity's browser page uses 1000 ms). */
+  constructor(base, { intervalMs = 1000, requestTimeoutMs = 5000 } = {}) {
     this.base = base;
     this.intervalMs = intervalMs;
+    this.requestTimeoutMs = requestTimeoutMs;
+    this.kind = 'http';
     this.onmessage = () => {};
-    this.onstate = () => {};
-    this.seen = new Set();
+    this.onlost = () => {};
+    this.stopped = false;
+    this.seen = new Map();  // entry key -> datetime, pruned as fromtime advances
+    this.fromtime = 0;      // the first poll reads everything: immune to a skewed client clock
   }
 
   async request(method, path, body) {
-    const headers = { 'Content-Type': 'application/json' };
+    const headers = {};
+    if (body !== undefined) headers['Content-Type'] = 'application/json';
     if (this.sessionId) headers['Session-Id'] = this.sessionId;
-    const res = await fetch(this.base + path, { method, headers, body: body ? JSON.stringify(body) : undefined });
-    if (!res.ok) throw new Error(`${method} ${path}: ${res.status}`);
-    return res.headers.get('Content-Type')?.includes('json') ? res.json() : res.text();
+    const res = await fetch(this.base + path, {
+      method, headers, body: body === undefined ? undefined : JSON.stringify(body), cache: 'no-store',
+      signal: AbortSignal.timeout(this.requestTimeoutMs),
+    });
+    const type = res.headers.get('Content-Type') || '';
+    const payload = type.includes('json') ? await res.json().catch(() => null) : await res.text();
+    if (res.status === 404 && path.startsWith('/signaling') && this.sessionId) this.lose();  // session gone
+    if (!res.ok) {
+      const err = new Error(`${method} ${path}: ${res.status}`);
+      err.status = res.status;
+      err.payload = payload;
+      throw err;
+    }
+    return payload;
   }
 
   async start() {
     const { sessionId } = await this.request('PUT', '/signaling');
     this.sessionId = sessionId;
-    this.fromtime = Date.now() - 30000;
-    this.onstate('connected');
-    this.timer = setInterval(() => this.poll().catch(() => this.onstate('error')), this.intervalMs);
+    this.schedule(0);
+  }
+
+  schedule(delayMs) {
+    if (this.stopped) return;
+    this.timer = setTimeout(() => this.poll().then(
+      () => this.schedule(this.intervalMs),
+      () => this.lose()), delayMs);
   }
 
   async poll() {
-    const { messages, datetime } = await this.request('GET', `/signaling?fromtime=${this.fromtime}`);
-    this.fromtime = datetime;
+    const from = this.fromtime;
+    const { messages = [], datetime } = await this.request('GET', `/signaling?fromtime=${from}`);
+    if (this.stopped) return;
+    // Entries older than this request's fromtime cannot come back; forget them.
+    for (const [key, at] of this.seen) if (at < from) this.seen.delete(key);
+    if (Number.isFinite(datetime)) this.fromtime = datetime;
     for (const m of messages) {
-      const key = `${m.type}:${m.connectionId}:${m.datetime}`;  // polls may repeat; drop duplicates
-      if (m.type === 'connect' || this.seen.has(key)) continue;
-      this.seen.add(key);
+      // Connect entries repeat in every poll; the PUT /signaling/connection reply is the acknowledgement.
+      if (!m || m.type === 'connect') continue;
+      const key = httpEntryKey(m);
+      if (this.seen.has(key)) continue;
+      this.seen.set(key, m.datetime ?? 0);
       this.onmessage(m);
     }
   }
 
-  async connect(connectionId) { this.onmessage(await this.request('PUT', '/signaling/connection', { connectionId })); }
-  async disconnect(connectionId) {
-    await this.request('DELETE', '/signaling/connection', { connectionId });
-    this.onmessage({ type: 'disconnect', connectionId });
+  lose() {
+    if (this.stopped) return;
+    this.stopped = true;
+    clearTimeout(this.timer);
+    this.onlost();
   }
+
+  post(path, body) {
+    this.request('POST', path, body).catch(() => {});  // a lost server shows up in the next poll
+  }
+
+  async connect(connectionId) {
+    try {
+      this.onmessage(await this.request('PUT', '/signaling/connection', { connectionId }));
+    } catch (e) {
+      if (e.status === 400) {
+        this.onmessage({ type: 'error', message: e.payload?.error?.message || 'connection refused',
+          code: e.payload?.error?.code });
+      } else throw e;
+    }
+  }
+
+  disconnect(connectionId) {
+    this.request('DELETE', '/signaling/connection', { connectionId }).catch(() => {});
+  }
+
+  offer(connectionId, sdp) { this.post('/signaling/offer', { connectionId, sdp }); }
+  answer(connectionId, sdp) { this.post('/signaling/answer', { connectionId, sdp }); }
+  candidate(connectionId, c) {
+    this.post('/signaling/candidate',
+      { connectionId, candidate: c.candidate, sdpMLineIndex: c.sdpMLineIndex, sdpMid: c.sdpMid });
+  }
+
   stop() {
-    clearInterval(this.timer);
-    if (this.sessionId) this.request('DELETE', '/signaling').catch(() => {});
-    this.onstate('closed');
+    if (this.stopped) return;
+    this.stopped = true;
+    clearTimeout(this.timer);
+    if (this.sessionId) {
+      // keepalive lets the DELETE finish when the page is being unloaded
+      fetch(`${this.base}/signaling`, { method: 'DELETE', headers: { 'Session-Id': this.sessionId }, keepalive: true })
+        .catch(() => {});
+    }
   }
 }
