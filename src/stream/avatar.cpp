@@ -6,8 +6,8 @@
 #include <stdexcept>
 
 // Shapes are signed distances in design units (the character is drawn on a 960x720 design that is scaled to the
-// frame); coverage is a 1 px ramp across the edge. Everything is plain IEEE double arithmetic and libm calls on
-// run-time values, so -O0 and -O2 builds produce the same bytes (no fast-math, no constants folded differently).
+// frame); coverage is a 1 px ramp across the edge. Pixels come from IEEE double +, -, *, /, sqrt and floor only
+// (sine and arc_tangent below stand in for libm), so -O0 and -O2 builds, and any x86-64 CPU, give the same bytes.
 
 namespace stream {
 namespace {
@@ -40,22 +40,28 @@ constexpr double mouth_up = 5;        ///< how far the upper lip lifts, wide ope
 constexpr double mouth_down = 19;     ///< how far the jaw drops, wide open
 constexpr double lip_up = 5;
 constexpr double lip_down = 7.5;
-constexpr double max_smile = 3.2;  ///< how far the corners lift (less with worry)
+constexpr double max_smile = 3.2;      ///< how far the corners lift (less with worry)
 constexpr double shoulder_line = 442;  ///< rows from here down rise with breathing
-constexpr double head_left = -172;    ///< the head sprite's extent: hair, face and bob
+constexpr double head_left = -172;     ///< the head sprite's extent: hair, face and bob
 constexpr double head_right = 172;
 constexpr double head_top = 96;
 constexpr double head_bottom = 446;
-constexpr double breath_lift = 1.6;  ///< design units the shoulders rise per breath
+constexpr double breath_lift = 1.6;      ///< design units the shoulders rise per breath
 constexpr double body_half_width = 320;  ///< shirt and hanging hair stay within this of the centre line
 
-double clamp01(double v) noexcept { return v < 0 ? 0 : (v > 1 ? 1 : v); }
-double lerp(double a, double b, double t) noexcept { return a + (b - a) * t; }
+double clamp01(double v) noexcept {
+  return v < 0 ? 0 : (v > 1 ? 1 : v);
+}
+double lerp(double a, double b, double t) noexcept {
+  return a + (b - a) * t;
+}
 double smoothstep(double e0, double e1, double v) noexcept {
   const double t = clamp01((v - e0) / (e1 - e0));
   return t * t * (3 - 2 * t);
 }
-double length(double x, double y) noexcept { return std::sqrt(x * x + y * y); }
+double length(double x, double y) noexcept {
+  return std::sqrt(x * x + y * y);
+}
 
 // libm picks FMA or SSE2 code for sin and atan2 depending on the CPU, and the two may differ in the last bit; these
 // use only +, *, / and floor (exact IEEE everywhere), so a frame is the same bytes on every x86-64 machine.
@@ -70,9 +76,12 @@ double sine(double x) noexcept {
   } else if (x < -half_pi) {
     x = -pi - x;
   }
+  // The Taylor series to x^13, by Horner's rule.
+  constexpr double terms[] = {1.0 / 6227020800, -1.0 / 39916800, 1.0 / 362880, -1.0 / 5040, 1.0 / 120, -1.0 / 6, 1};
   const double x2 = x * x;
-  return x * (1 + x2 * (-1.0 / 6 + x2 * (1.0 / 120 + x2 * (-1.0 / 5040 + x2 * (1.0 / 362880 +
-             x2 * (-1.0 / 39916800 + x2 * (1.0 / 6227020800.0)))))));
+  double p = 0;
+  for (const double c : terms) p = p * x2 + c;
+  return x * p;
 }
 
 /// atan2(y, x), |error| < 1e-8.
@@ -103,11 +112,15 @@ struct colour {
 colour to_colour(rgb c) noexcept {
   return {static_cast<double>(c.r), static_cast<double>(c.g), static_cast<double>(c.b)};
 }
-colour operator*(colour c, double k) noexcept { return {c.r * k, c.g * k, c.b * k}; }
-colour mix(colour a, colour b, double t) noexcept { return {lerp(a.r, b.r, t), lerp(a.g, b.g, t), lerp(a.b, b.b, t)}; }
+colour operator*(colour c, double k) noexcept {
+  return {c.r * k, c.g * k, c.b * k};
+}
+colour mix(colour a, colour b, double t) noexcept {
+  return {lerp(a.r, b.r, t), lerp(a.g, b.g, t), lerp(a.b, b.b, t)};
+}
 std::uint8_t to_byte(double v) noexcept {
   const double c = v < 0 ? 0 : (v > 255 ? 255 : v);
-  return static_cast<std::uint8_t>(c + 0.5);
+  return static_cast<std::uint8_t>(std::lround(c));
 }
 
 /// Premultiplied colour that layers are laid over, back to front.
@@ -192,6 +205,7 @@ double lens_sd(double y, double top, double top_slope, double bottom, double bot
   return std::max(d_top, d_bottom);
 }
 
+/// SplitMix64's output function: cheap, and every input bit reaches every output bit.
 std::uint64_t mix64(std::uint64_t z) noexcept {
   z += 0x9e3779b97f4a7c15ULL;
   z = (z ^ (z >> 30U)) * 0xbf58476d1ce4e5b9ULL;
@@ -204,34 +218,31 @@ double unit_hash(std::uint64_t k, std::uint64_t salt) noexcept {
   return static_cast<double>(mix64(k * 8 + salt) >> 11U) * (1.0 / 9007199254740992.0);
 }
 
-/// Times beyond this are folded back (an idle schedule has no meaning over 30 years, and it keeps casts defined).
+/// Times outside [0, max_t) read as 0: thirty years of idle motion is plenty, and it keeps the casts defined.
 constexpr double max_t = 1e9;
-double usable_time(double t) noexcept { return (t >= 0 && t < max_t) ? t : 0; }
+double usable_time(double t) noexcept {
+  return (t >= 0 && t < max_t) ? t : 0;
+}
 
-/// Where the eyes look: mostly at the viewer, now and then a glance a few units aside for ~2.7 s.
-void gaze_at(double t, double& gx, double& gy) noexcept {
+struct offset {
+  double x = 0;
+  double y = 0;
+};
+
+/// Where the eyes look: at the viewer half of the time, otherwise a glance a few units aside, changing every 2.7 s.
+offset gaze_at(double t) noexcept {
   constexpr double slot_s = 2.7;
   constexpr double move_s = 0.09;
+  auto target = [](std::uint64_t i) {
+    if (unit_hash(i, 1) < 0.5) return offset{};
+    return offset{(unit_hash(i, 2) * 2 - 1) * 3.2, (unit_hash(i, 3) * 2 - 1) * 1.4};
+  };
   const double slot = std::floor(t / slot_s);
   const auto k = static_cast<std::uint64_t>(slot);
-  auto target = [](std::uint64_t i, double& x, double& y) {
-    if (unit_hash(i, 1) < 0.5) {
-      x = 0;
-      y = 0;
-      return;
-    }
-    x = (unit_hash(i, 2) * 2 - 1) * 3.2;
-    y = (unit_hash(i, 3) * 2 - 1) * 1.4;
-  };
-  double x1 = 0;
-  double y1 = 0;
-  target(k, x1, y1);
-  double x0 = 0;
-  double y0 = 0;
-  if (k > 0) target(k - 1, x0, y0);
+  const offset to = target(k);
+  const offset from = k > 0 ? target(k - 1) : offset{};
   const double m = smoothstep(0, move_s, t - slot * slot_s);
-  gx = lerp(x0, x1, m);
-  gy = lerp(y0, y1, m);
+  return {lerp(from.x, to.x, m), lerp(from.y, to.y, m)};
 }
 
 /// The character, resolved from a look into design-unit geometry and colours; all drawing goes through it.
@@ -305,10 +316,10 @@ class figure {
     return round_box_sd(x / widen, y - 393, 146, 235, 100, 30);
   }
 
-  /// Distance to the outline of all the hair (the crown and what hangs from it), which sets the edge shading: both
-  /// parts measure it alike, so no seam shows where they meet. `hair` is hair_sd(x, y) or long_hair_sd(x, y).
-  double outline_sd(double x, double y, double hair) const noexcept {
-    if (look_.hair_cut != hair_style::long_hair) return hair;
+  /// Distance to the outline of all the hair (the crown and what hangs from it), which sets the edge shading: the
+  /// swaying crown and the still hair below measure it alike, so no seam shows where they meet.
+  double outline_sd(double x, double y) const noexcept {
+    if (look_.hair_cut != hair_style::long_hair) return hair_sd(x, y);
     return std::min(hair_sd(x, y), long_hair_sd(x, y));
   }
 
@@ -389,7 +400,7 @@ class figure {
     const double front_cov = cov(front);
     const double face_cov = front_cov >= 1 ? 0 : cov(face_sd(x, y));
     const bool back_shows = hair_cov > 0 && face_cov < 1 && front_cov < 1;
-    const colour hc = (back_shows || front_cov > 0) ? hair_colour(x, y, -outline_sd(x, y, hair)) : colour{};
+    const colour hc = (back_shows || front_cov > 0) ? hair_colour(x, y, -outline_sd(x, y)) : colour{};
     if (back_shows) p.over(hc, hair_cov);
     if (face_cov > 0) p.over(face_colour(x, y, front), face_cov);
     if (front_cov > 0) p.over(hc, front_cov);
@@ -402,7 +413,7 @@ class figure {
     return skin_ * k;
   }
 
-  /// Background, hanging hair, neck and shirt at one point (`v` is the frame's y from 0 at the top to 1).
+  /// Background, hanging hair, neck and shirt at one point; `u` runs -1..1 across the frame, `v` 0..1 down it.
   colour body(double x, double y, double v, double u) const noexcept {
     colour c = mix(to_colour(look_.background_top), to_colour(look_.background_bottom), smoothstep(-0.1, 1.1, v));
     const double glow = 1 - smoothstep(0, 560, length(x, y - 260));
@@ -413,7 +424,7 @@ class figure {
     if (look_.hair_cut == hair_style::long_hair) {
       const double hair = long_hair_sd(x, y);
       const double hair_cov = cov(hair);
-      if (hair_cov > 0) c = mix(c, hair_colour(x, y, -outline_sd(x, y, hair)), hair_cov);
+      if (hair_cov > 0) c = mix(c, hair_colour(x, y, -outline_sd(x, y)), hair_cov);
     }
     const double neck = round_box_sd(x, y - 425, 46, 105, 22, 22);
     const double neck_cov = cov(neck);
@@ -485,8 +496,8 @@ class figure {
     // Lash line along the lid edge, heavier toward the outer corner; when shut it is the closed eye.
     const double outward = clamp01((dx * side / eye_half_width + 0.3) / 1.3);
     const double lash_w = 2.3 + 2.2 * outward;
-    const double lash =
-        std::max(std::abs(top - y) / std::sqrt(1 + top_slope * top_slope) - lash_w / 2, std::abs(dx) - eye_half_width - 1);
+    const double lash = std::max(std::abs(top - y) / std::sqrt(1 + top_slope * top_slope) - lash_w / 2,
+                                 std::abs(dx) - eye_half_width - 1);
     p.over(lash_, 0.95 * cov(lash));
     return p;
   }
@@ -545,7 +556,9 @@ class figure {
   stroke nose_;
 };
 
-int floor_div(int a, int b) noexcept { return a >= 0 ? a / b : -((-a + b - 1) / b); }
+int floor_div(int a, int b) noexcept {
+  return a >= 0 ? a / b : -((-a + b - 1) / b);
+}
 
 }  // namespace
 
@@ -612,7 +625,7 @@ avatar_renderer::avatar_renderer(int width, int height, look l) : width_(width),
   head_y0_ = static_cast<int>(std::floor(origin_y_ + head_top * scale_)) - 2;
   head_w_ = static_cast<int>(std::ceil(origin_x_ + head_right * scale_)) + 3 - head_x0_;
   head_h_ = static_cast<int>(std::ceil(origin_y_ + head_bottom * scale_)) + 3 - head_y0_;
-  heads_.reserve(sub_pixel_steps * sub_pixel_steps);
+  heads_.reserve(static_cast<std::size_t>(sub_pixel_steps) * sub_pixel_steps);
   for (int py = 0; py < sub_pixel_steps; ++py) {
     for (int px = 0; px < sub_pixel_steps; ++px) heads_.push_back(build_head(px, py));
   }
@@ -681,7 +694,8 @@ constexpr std::size_t lerp_block = 64;
 void lerp_bytes(const std::uint8_t* __restrict a, const std::uint8_t* __restrict b, std::uint8_t* __restrict out,
                 unsigned f) noexcept {
   const unsigned keep = 256 - f;
-  for (std::size_t i = 0; i < lerp_block; ++i) out[i] = static_cast<std::uint8_t>((a[i] * keep + b[i] * f + 128U) >> 8U);
+  for (std::size_t i = 0; i < lerp_block; ++i)
+    out[i] = static_cast<std::uint8_t>((a[i] * keep + b[i] * f + 128U) >> 8U);
 }
 
 }  // namespace
@@ -744,8 +758,8 @@ void avatar_renderer::blit_head(const head_sprite& head, int dx, int dy, std::sp
   }
 }
 
-void avatar_renderer::draw_face_features(double head_x, double head_y, double closure, double gaze_x,
-                                         double gaze_y, double mouth, std::span<std::uint8_t> frame) const {
+void avatar_renderer::draw_face_features(double head_x, double head_y, double closure, double gaze_x, double gaze_y,
+                                         double mouth, std::span<std::uint8_t> frame) const {
   const figure fig(look_, scale_);
   const auto row_bytes = static_cast<std::size_t>(width_) * 4;
   // Design-unit boxes that hold everything each part can ever draw (the lash line reaches 3.5 units past the eye
@@ -770,8 +784,8 @@ void avatar_renderer::draw_face_features(double head_x, double head_y, double cl
       std::uint8_t* d = frame.data() + row_bytes * static_cast<std::size_t>(py) + static_cast<std::size_t>(px0) * 4;
       for (int px = px0; px < px1; ++px, d += 4) {
         const double x = (px + 0.5 - head_x - origin_x_) / scale_;
-        const paint p = b.part == 2 ? fig.mouth(x, y, mouth)
-                                    : fig.eye(x, y, b.part == 0 ? -1.0 : 1.0, closure, gaze_x, gaze_y);
+        const paint p =
+            b.part == 2 ? fig.mouth(x, y, mouth) : fig.eye(x, y, b.part == 0 ? -1.0 : 1.0, closure, gaze_x, gaze_y);
         if (p.a <= 0) continue;
         const double keep = 1 - p.a;
         d[0] = to_byte(p.b + d[0] * keep);
@@ -799,18 +813,18 @@ void avatar_renderer::render(const pose& p, std::span<std::uint8_t> bgrx) const 
   const auto qy = static_cast<int>(std::floor(sway_y * sub_pixel_steps + 0.5));
   const int ix = floor_div(qx, sub_pixel_steps);
   const int iy = floor_div(qy, sub_pixel_steps);
-  const auto phase = static_cast<std::size_t>((qy - iy * sub_pixel_steps) * sub_pixel_steps + (qx - ix * sub_pixel_steps));
-  double gaze_x = 0;
-  double gaze_y = 0;
-  gaze_at(t, gaze_x, gaze_y);
+  const int phase = (qy - iy * sub_pixel_steps) * sub_pixel_steps + (qx - ix * sub_pixel_steps);
+  const offset gaze = gaze_at(t);
 
   copy_backdrop(lift_256, bgrx);
-  blit_head(heads_[phase], ix, iy, bgrx);
+  blit_head(heads_[static_cast<std::size_t>(phase)], ix, iy, bgrx);
   draw_face_features(static_cast<double>(qx) / sub_pixel_steps, static_cast<double>(qy) / sub_pixel_steps,
-                     eyelid_closure(t), gaze_x, gaze_y, mouth, bgrx);
+                     eyelid_closure(t), gaze.x, gaze.y, mouth, bgrx);
 }
 
-int counter_cell_size(int width, int height) noexcept { return std::min(std::max(4, height / 72), width / 37); }
+int counter_cell_size(int width, int height) noexcept {
+  return std::min(std::max(4, height / 72), width / 37);
+}
 
 namespace {
 
@@ -818,8 +832,7 @@ constexpr int counter_cells = 35;  ///< 3 marker cells and 32 bits
 constexpr int counter_marker[3] = {1, 0, 1};
 
 bool counter_frame_ok(std::size_t bytes, int width, int height) noexcept {
-  return width > 0 && height > 0 &&
-         bytes == static_cast<std::size_t>(width) * static_cast<std::size_t>(height) * 4 &&
+  return width > 0 && height > 0 && bytes == static_cast<std::size_t>(width) * static_cast<std::size_t>(height) * 4 &&
          counter_cell_size(width, height) >= 2 && 3 * counter_cell_size(width, height) <= height;
 }
 
@@ -853,8 +866,8 @@ std::optional<std::uint32_t> read_counter(std::span<const std::uint8_t> bgrx, in
   if (!counter_frame_ok(bgrx.size(), width, height)) return std::nullopt;
   const int c = counter_cell_size(width, height);
   auto white_at = [&](int x, int y) {
-    const std::uint8_t* px = bgrx.data() + (static_cast<std::size_t>(y) * static_cast<std::size_t>(width) +
-                                            static_cast<std::size_t>(x)) * 4;
+    const std::uint8_t* px =
+        bgrx.data() + (static_cast<std::size_t>(y) * static_cast<std::size_t>(width) + static_cast<std::size_t>(x)) * 4;
     return (px[0] + px[1] + px[2]) / 3 >= 128;
   };
   const int row = c + c / 2;

@@ -1,13 +1,13 @@
 // avatar_preview: writes PNG stills of every persona (rest, talking, blinking), for eyeballing the renderer.
 // Usage: avatar_preview [out_dir=/tmp] [width=1280] [height=720]
+#include "stream/avatar.hpp"
+
 #include <array>
 #include <cstdint>
-#include <cstdio>
 #include <fstream>
+#include <iostream>
 #include <string>
 #include <vector>
-
-#include "stream/avatar.hpp"
 
 namespace {
 
@@ -38,8 +38,9 @@ bool write_png(const std::string& path, const std::vector<std::uint8_t>& bgrx, i
   for (int y = 0; y < height; ++y) {
     raw.push_back(0);  // filter: none
     for (int x = 0; x < width; ++x) {
-      const std::uint8_t* px = bgrx.data() + (static_cast<std::size_t>(y) * static_cast<std::size_t>(width) +
-                                              static_cast<std::size_t>(x)) * 4;
+      const std::uint8_t* px =
+          bgrx.data() +
+          (static_cast<std::size_t>(y) * static_cast<std::size_t>(width) + static_cast<std::size_t>(x)) * 4;
       raw.push_back(px[2]);
       raw.push_back(px[1]);
       raw.push_back(px[0]);
@@ -101,9 +102,9 @@ int main(int argc, char** argv) {
       r.render(p, frame);
       const std::string path = dir + "/avatar-" + id + suffix + ".png";
       if (write_png(path, frame, width, height)) {
-        std::printf("%s\n", path.c_str());
+        std::cout << path << '\n';
       } else {
-        std::fprintf(stderr, "cannot write %s\n", path.c_str());
+        std::cerr << "cannot write " << path << '\n';
         ++failures;
       }
     }

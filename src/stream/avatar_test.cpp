@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
+#include <ctime>
 #include <random>
 #include <stdexcept>
 #include <vector>
@@ -17,8 +18,12 @@ using stream::avatar_renderer;
 using stream::look_for;
 using stream::pose;
 
+std::size_t frame_bytes(int w, int h) {
+  return static_cast<std::size_t>(w) * static_cast<std::size_t>(h) * 4;
+}
+
 std::vector<std::uint8_t> render(const avatar_renderer& r, pose p) {
-  std::vector<std::uint8_t> frame(static_cast<std::size_t>(r.width()) * static_cast<std::size_t>(r.height()) * 4);
+  std::vector<std::uint8_t> frame(frame_bytes(r.width(), r.height()));
   r.render(p, frame);
   return frame;
 }
@@ -78,21 +83,31 @@ std::uint64_t golden(const char* persona, pose p) {
   return fnv1a(render(avatar_renderer(320, 180, look_for(persona)), p));
 }
 
-TEST(avatar_golden, anne_rest) { EXPECT_EQ(golden("anne-palmer", {0, 0}), 0x72ac79455820cb19ULL); }
-TEST(avatar_golden, anne_talking) { EXPECT_EQ(golden("anne-palmer", {1.23, 0.7}), 0xcc9438d87e3190d2ULL); }
+TEST(avatar_golden, anne_rest) {
+  EXPECT_EQ(golden("anne-palmer", {0, 0}), 0x72ac79455820cb19ULL);
+}
+TEST(avatar_golden, anne_talking) {
+  EXPECT_EQ(golden("anne-palmer", {1.23, 0.7}), 0xcc9438d87e3190d2ULL);
+}
 TEST(avatar_golden, anne_blink) {
   ASSERT_EQ(stream::eyelid_closure(blink_instant), 1.0);
   EXPECT_EQ(golden("anne-palmer", {blink_instant, 0}), 0x0657fc3077ef2409ULL);
 }
-TEST(avatar_golden, maya_rest) { EXPECT_EQ(golden("maya-pena", {0, 0}), 0x7d04c4464922a01dULL); }
-TEST(avatar_golden, maya_talking) { EXPECT_EQ(golden("maya-pena", {1.23, 0.7}), 0x94f871ddb906eec6ULL); }
-TEST(avatar_golden, default_look) { EXPECT_EQ(golden("someone-else", {2.5, 0.3}), 0x92d8b84f0831b58cULL); }
+TEST(avatar_golden, maya_rest) {
+  EXPECT_EQ(golden("maya-pena", {0, 0}), 0x7d04c4464922a01dULL);
+}
+TEST(avatar_golden, maya_talking) {
+  EXPECT_EQ(golden("maya-pena", {1.23, 0.7}), 0x94f871ddb906eec6ULL);
+}
+TEST(avatar_golden, default_look) {
+  EXPECT_EQ(golden("someone-else", {2.5, 0.3}), 0x92d8b84f0831b58cULL);
+}
 
 TEST(avatar_render, same_inputs_same_bytes_whatever_was_in_the_buffer) {
   const avatar_renderer a(320, 180, look_for("maya-pena"));
   const avatar_renderer b(320, 180, look_for("maya-pena"));
-  std::vector<std::uint8_t> f1(320 * 180 * 4, 0x00);
-  std::vector<std::uint8_t> f2(320 * 180 * 4, 0xab);
+  std::vector<std::uint8_t> f1(frame_bytes(320, 180), 0x00);
+  std::vector<std::uint8_t> f2(frame_bytes(320, 180), 0xab);
   a.render({7.77, 0.4}, f1);
   b.render({7.77, 0.4}, f2);
   EXPECT_EQ(f1, f2);
@@ -110,7 +125,7 @@ TEST(avatar_render, odd_inputs_read_as_the_start_and_a_closed_mouth) {
 
 TEST(avatar_render, idle_motion_moves_the_picture) {
   const avatar_renderer r(320, 180, look_for("anne-palmer"));
-  EXPECT_NE(render(r, {0, 0}), render(r, {1.0, 0}));   // sway and breathing
+  EXPECT_NE(render(r, {0, 0}), render(r, {1.0, 0}));  // sway and breathing
   EXPECT_NE(render(r, {1.0, 0}), render(r, {2.05, 0}));
 }
 
@@ -142,7 +157,7 @@ int eye_white_pixels(const std::vector<std::uint8_t>& f, int width, int height) 
   const double s = height / 720.0;
   int n = 0;
   for (int y = static_cast<int>(250 * s); y < static_cast<int>(290 * s); ++y) {
-    for (int x = static_cast<int>(width / 2 - 80 * s); x < static_cast<int>(width / 2 + 80 * s); ++x) {
+    for (int x = static_cast<int>(width / 2.0 - 80 * s); x < static_cast<int>(width / 2.0 + 80 * s); ++x) {
       const std::uint8_t* p = pixel(f, width, x, y);
       if (std::min({p[0], p[1], p[2]}) > 215) ++n;
     }
@@ -205,7 +220,9 @@ TEST(avatar_look, personas_differ_at_a_glance) {
   };
   const double s = 180 / 720.0;
   // Hair on the crown, the cheek, the shirt: each is clearly different.
-  EXPECT_GT(distance(pixel(anne, 320, 160, static_cast<int>(125 * s)), pixel(maya, 320, 160, static_cast<int>(125 * s))), 120);
+  EXPECT_GT(
+      distance(pixel(anne, 320, 160, static_cast<int>(125 * s)), pixel(maya, 320, 160, static_cast<int>(125 * s))),
+      120);
   EXPECT_GT(distance(pixel(anne, 320, 160 - static_cast<int>(80 * s), static_cast<int>(300 * s)),
                      pixel(maya, 320, 160 - static_cast<int>(80 * s), static_cast<int>(300 * s))),
             120);
@@ -254,12 +271,13 @@ TEST(avatar_size, invalid_sizes_are_programmer_errors) {
   EXPECT_THROW(avatar_renderer(0, 0, l), std::invalid_argument);
   EXPECT_THROW(avatar_renderer(-320, -180, l), std::invalid_argument);
   const avatar_renderer r(320, 180, l);
-  std::vector<std::uint8_t> short_frame(320 * 180 * 4 - 4);
+  std::vector<std::uint8_t> short_frame(frame_bytes(320, 180) - 4);
   EXPECT_THROW(r.render({}, short_frame), std::invalid_argument);
 }
 
 TEST(avatar_size, the_extremes_and_other_shapes_render) {
-  for (const auto& [w, h] : std::vector<std::pair<int, int>>{{160, 120}, {1920, 1080}, {640, 480}, {160, 1080}, {1920, 120}}) {
+  for (const auto& [w, h] :
+       std::vector<std::pair<int, int>>{{160, 120}, {1920, 1080}, {640, 480}, {160, 1080}, {1920, 120}}) {
     const avatar_renderer r(w, h, look_for("maya-pena"));
     const auto f = render(r, {3.3, 0.5});
     // The centre of the face (the nose) is skin coloured: the character is there and centred.
@@ -271,7 +289,8 @@ TEST(avatar_size, the_extremes_and_other_shapes_render) {
 }
 
 TEST(avatar_render, time_at_720p_is_printed) {
-  // Printed, never asserted: timings depend on the machine. Release builds (-O2) are the ones that count.
+  // Printed, never asserted: timings depend on the machine. Release builds (-O2) are the ones that count. CPU time
+  // is printed beside wall time because a busy machine preempts the loop and inflates the wall-clock numbers.
 #ifdef NDEBUG
   constexpr int frames = 300;
 #else
@@ -280,20 +299,25 @@ TEST(avatar_render, time_at_720p_is_printed) {
   const auto t0 = std::chrono::steady_clock::now();
   const avatar_renderer r(1280, 720, look_for("anne-palmer"));
   const auto t1 = std::chrono::steady_clock::now();
-  std::vector<std::uint8_t> frame(1280 * 720 * 4);
+  std::vector<std::uint8_t> frame(frame_bytes(1280, 720));
   std::vector<double> ms;
+  const std::clock_t cpu0 = std::clock();
   for (int i = 0; i < frames; ++i) {
     const auto a = std::chrono::steady_clock::now();
     r.render({i / 30.0, (i % 9) / 8.0}, frame);
     const auto b = std::chrono::steady_clock::now();
     ms.push_back(std::chrono::duration<double, std::milli>(b - a).count());
   }
+  const std::clock_t cpu1 = std::clock();
   std::sort(ms.begin(), ms.end());
   double sum = 0;
   for (const double m : ms) sum += m;
-  std::printf("avatar 1280x720: construct %.1f ms; render mean %.3f ms, median %.3f ms, p95 %.3f ms, max %.3f ms\n",
-              std::chrono::duration<double, std::milli>(t1 - t0).count(), sum / static_cast<double>(ms.size()),
-              ms[ms.size() / 2], ms[ms.size() * 95 / 100], ms.back());
+  std::printf(
+      "avatar 1280x720: construct %.1f ms; render CPU %.3f ms/frame; wall mean %.3f, median %.3f, p95 %.3f, "
+      "max %.3f ms\n",
+      std::chrono::duration<double, std::milli>(t1 - t0).count(),
+      1000.0 * static_cast<double>(cpu1 - cpu0) / CLOCKS_PER_SEC / frames, sum / static_cast<double>(ms.size()),
+      ms[ms.size() / 2], ms[ms.size() * 95 / 100], ms.back());
   EXPECT_EQ(ms.size(), static_cast<std::size_t>(frames));
 }
 
@@ -384,7 +408,8 @@ TEST(counter, survives_noise_and_blur) {
       // ...then +-20 on every byte.
       for (int y = 0; y < y_end; ++y) {
         for (int i = 0; i < x_end * 4; ++i) {
-          auto& b = blurred[static_cast<std::size_t>(y) * static_cast<std::size_t>(w) * 4 + static_cast<std::size_t>(i)];
+          auto& b =
+              blurred[static_cast<std::size_t>(y) * static_cast<std::size_t>(w) * 4 + static_cast<std::size_t>(i)];
           b = static_cast<std::uint8_t>(std::clamp(b + noise(rng), 0, 255));
         }
       }
@@ -394,8 +419,8 @@ TEST(counter, survives_noise_and_blur) {
 }
 
 TEST(counter, absent_or_mismatched_frames_read_as_nothing) {
-  std::vector<std::uint8_t> black(320 * 180 * 4, 0);
-  std::vector<std::uint8_t> white(320 * 180 * 4, 255);
+  std::vector<std::uint8_t> black(frame_bytes(320, 180), 0);
+  std::vector<std::uint8_t> white(frame_bytes(320, 180), 255);
   EXPECT_EQ(stream::read_counter(black, 320, 180), std::nullopt);
   EXPECT_EQ(stream::read_counter(white, 320, 180), std::nullopt);
   stream::stamp_counter(black, 320, 180, 99);
@@ -406,7 +431,7 @@ TEST(counter, absent_or_mismatched_frames_read_as_nothing) {
   std::fill_n(no_border.begin() + (static_cast<std::ptrdiff_t>(c / 2) * 320 + c + c / 2) * 4, 3, std::uint8_t{255});
   EXPECT_EQ(stream::read_counter(no_border, 320, 180), std::nullopt);
   EXPECT_EQ(stream::read_counter(black, 0, 0), std::nullopt);
-  std::vector<std::uint8_t> tiny(16 * 16 * 4);
+  std::vector<std::uint8_t> tiny(frame_bytes(16, 16));
   EXPECT_THROW(stream::stamp_counter(tiny, 16, 16, 1), std::invalid_argument);
   EXPECT_THROW(stream::stamp_counter(white, 320, 181, 1), std::invalid_argument);
 }
@@ -416,7 +441,8 @@ TEST(counter, absent_or_mismatched_frames_read_as_nothing) {
 std::vector<std::int16_t> sine(int rate, double seconds, double amplitude, double hz = 220) {
   std::vector<std::int16_t> s(static_cast<std::size_t>(rate * seconds));
   for (std::size_t i = 0; i < s.size(); ++i) {
-    s[i] = static_cast<std::int16_t>(std::lround(amplitude * std::sin(6.283185307179586 * hz * static_cast<double>(i) / rate)));
+    s[i] = static_cast<std::int16_t>(
+        std::lround(amplitude * std::sin(6.283185307179586 * hz * static_cast<double>(i) / rate)));
   }
   return s;
 }

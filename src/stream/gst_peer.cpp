@@ -87,6 +87,7 @@ struct gst_peer::impl : std::enable_shared_from_this<impl> {
   std::mutex channel_mutex;
   GstWebRTCDataChannel* channel = nullptr;  // guarded by channel_mutex
   std::atomic<bool> offering{false};
+  bool answered_once = false;  ///< payload types are fixed by the first offer (owner's thread only)
   GstClockTime audio_next = GST_CLOCK_TIME_NONE;  ///< PTS of the next audio chunk (owner's thread only)
   std::atomic<bool> offer_made{false};
   /// Callbacks hold it shared while they call `events`; shutdown takes it exclusively, so after shutdown no event
@@ -133,7 +134,11 @@ struct gst_peer::impl : std::enable_shared_from_this<impl> {
     if (!transceivers) return;
     for (guint i = 0; i < transceivers->len; ++i) {
       auto* t = g_array_index(transceivers, GstWebRTCRTPTransceiver*, i);
-      g_object_set(t, "direction", GST_WEBRTC_RTP_TRANSCEIVER_DIRECTION_SENDONLY, "do-nack", TRUE, nullptr);
+      GstWebRTCKind kind{};
+      g_object_get(t, "kind", &kind, nullptr);
+      // NACK (with an RTX stream) for video only: Chromium refuses an offer whose audio carries an RTX group.
+      g_object_set(t, "direction", GST_WEBRTC_RTP_TRANSCEIVER_DIRECTION_SENDONLY, "do-nack",
+                   kind == GST_WEBRTC_KIND_VIDEO ? TRUE : FALSE, nullptr);
     }
     g_array_unref(transceivers);
   }
@@ -158,6 +163,32 @@ struct gst_peer::impl : std::enable_shared_from_this<impl> {
     std::string sdp = text;
     g_free(text);
     deliver([&](peer_events& e) { e.local_description(type, std::move(sdp)); });
+  }
+
+  /// Applies a remote offer (taking `sdp`) and answers it.
+  void answer_remote(GstSDPMessage* sdp) {
+    GstWebRTCSessionDescription* offer = gst_webrtc_session_description_new(GST_WEBRTC_SDP_TYPE_OFFER, sdp);
+    GstPromise* promise = gst_promise_new_with_change_func(
+        [](GstPromise* pr, gpointer d) {
+          gst_promise_unref(pr);
+          auto& me = impl::of(d);
+          GstPromise* answered = gst_promise_new_with_change_func(
+              [](GstPromise* pr2, gpointer d2) {
+                auto& self = impl::of(d2);
+                const GstStructure* reply = gst_promise_get_reply(pr2);
+                GstWebRTCSessionDescription* answer = nullptr;
+                if (reply) gst_structure_get(reply, "answer", GST_TYPE_WEBRTC_SESSION_DESCRIPTION, &answer, nullptr);
+                gst_promise_unref(pr2);
+                if (!answer) return self.fail("webrtcbin could not answer the offer");
+                self.set_local_and_send(answer, "answer");
+                gst_webrtc_session_description_free(answer);
+              },
+              me.keep(), impl::release);
+          g_signal_emit_by_name(me.webrtc, "create-answer", nullptr, answered);
+        },
+        keep(), impl::release);
+    g_signal_emit_by_name(webrtc, "set-remote-description", offer, promise);
+    gst_webrtc_session_description_free(offer);  // owns and frees sdp
   }
 
   void fail(const std::string& why) {
@@ -316,6 +347,13 @@ void gst_peer::accept_offer(const std::string& sdp_text) {
   auto& p = *impl_;
   GstSDPMessage* sdp = nullptr;
   if (gst_sdp_message_new_from_text(sdp_text.c_str(), &sdp) != GST_SDP_OK || !sdp) return p.fail("the offer is not SDP");
+  if (p.answered_once) {
+    // A later offer on a live connection (the page renegotiates after its signaling came back): same transceivers,
+    // same payload types; only the description round trip is repeated.
+    p.answer_remote(sdp);
+    return;
+  }
+  p.answered_once = true;
   // Recipe: give the payloaders the offer's payload types and pin the transceivers to them, or webrtcbin 1.22
   // makes new transceivers and answers inactive.
   GstElementFactory* factory = gst_element_get_factory(p.vpay);
@@ -354,28 +392,7 @@ void gst_peer::accept_offer(const std::string& sdp_text) {
   }
   p.make_sendonly();
   gst_element_set_state(p.pipeline, GST_STATE_PLAYING);
-  GstWebRTCSessionDescription* offer = gst_webrtc_session_description_new(GST_WEBRTC_SDP_TYPE_OFFER, sdp);
-  GstPromise* promise = gst_promise_new_with_change_func(
-      [](GstPromise* pr, gpointer d) {
-        gst_promise_unref(pr);
-        auto& me = impl::of(d);
-        GstPromise* answered = gst_promise_new_with_change_func(
-            [](GstPromise* pr2, gpointer d2) {
-              auto& self = impl::of(d2);
-              const GstStructure* reply = gst_promise_get_reply(pr2);
-              GstWebRTCSessionDescription* answer = nullptr;
-              if (reply) gst_structure_get(reply, "answer", GST_TYPE_WEBRTC_SESSION_DESCRIPTION, &answer, nullptr);
-              gst_promise_unref(pr2);
-              if (!answer) return self.fail("webrtcbin could not answer the offer");
-              self.set_local_and_send(answer, "answer");
-              gst_webrtc_session_description_free(answer);
-            },
-            me.keep(), impl::release);
-        g_signal_emit_by_name(me.webrtc, "create-answer", nullptr, answered);
-      },
-      p.keep(), impl::release);
-  g_signal_emit_by_name(p.webrtc, "set-remote-description", offer, promise);
-  gst_webrtc_session_description_free(offer);  // owns and frees sdp
+  p.answer_remote(sdp);
 }
 
 void gst_peer::accept_answer(const std::string& sdp_text) {

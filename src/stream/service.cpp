@@ -119,12 +119,19 @@ class viewer : public std::enable_shared_from_this<viewer> {
   const std::string& id() const { return id_; }
   const std::string& offer_sdp() const { return remote_offer_; }
 
-  /// Public mode: answer the page's offer. Private mode as the polite side, the same.
+  /// Public mode: answer the page's offer. Private mode as the polite side, the same. A later offer renegotiates
+  /// the live connection.
   void answer(const std::string& sdp) {
     remote_offer_ = sdp;
-    if (!build()) return;
-    start_media();
+    if (!peer_) {
+      if (!build()) return;
+      start_media();
+    }
     peer_->accept_offer(sdp);
+  }
+
+  void resend_answer() {
+    if (!local_answer_.empty()) ctx_.signaling->send_description("answer", id_, local_answer_, false);
   }
 
   /// Private mode as the impolite side: offer, and resend until answered.
@@ -192,6 +199,7 @@ class viewer : public std::enable_shared_from_this<viewer> {
 
   void local_description(const std::string& type, const std::string& sdp) {
     ctx_.signaling->send_description(type, id_, sdp, false);
+    if (type == "answer") local_answer_ = sdp;
     if (type != "offer") return;
     local_offer_ = sdp;
     resend_offer();
@@ -390,6 +398,7 @@ class viewer : public std::enable_shared_from_this<viewer> {
   std::uint32_t frame_number_ = 0;
   std::string remote_offer_;
   std::string local_offer_;
+  std::string local_answer_;
   bool answered_ = false;
   bool failed_ = false;
   bool speaking_ = false;
@@ -415,7 +424,14 @@ class service final : public net::http_handler {
       case signal_event::kind::offer: {
         if (ctx_.cfg.is_private() && e.connection_id != ctx_.cfg.connection_id) break;
         auto it = viewers_.find(e.connection_id);
-        if (it != viewers_.end() && it->second->offer_sdp() == e.sdp) break;  // the page resends until answered
+        if (it != viewers_.end() && it->second->offer_sdp() == e.sdp) {
+          it->second->resend_answer();  // the page resends until answered: our answer may have been lost
+          break;
+        }
+        if (it != viewers_.end() && !it->second->failed()) {
+          it->second->answer(e.sdp);  // renegotiation on the live connection; media keeps flowing
+          break;
+        }
         if (it == viewers_.end() && viewers_.size() >= ctx_.cfg.max_viewers) {
           core::log::event(*ctx_.log, spdlog::level::warn, "viewer_refused", {{"viewer", e.connection_id}, {"reason", "max viewers"}});
           break;  // the page tells its user no renderer is free
@@ -574,40 +590,6 @@ std::vector<ice_server> fetch_signal_ice(asio::io_context& io, const config& cfg
   return out;
 }
 
-/// The first webrtcbin of a process generates its DTLS certificate (100-500 ms); doing it now, with a throwaway
-/// peer that negotiates an offer, keeps that off the first viewer's time to first frame.
-void prewarm(asio::io_context& io, const peer_options& options, std::size_t frame_bytes, int audio_rate,
-             spdlog::logger& log) {
-  const auto t0 = clock_type::now();
-  std::atomic<bool> done{false};
-  peer_events ev;
-  ev.local_description = [&](std::string, std::string) { done = true; };
-  ev.local_candidate = [](unsigned, std::string) {};
-  ev.data_open = [] {};
-  ev.data_message = [](std::string) {};
-  ev.connection_state = [](std::string) {};
-  ev.error = [&](std::string) { done = true; };
-  try {
-    gst_peer peer(options, std::move(ev));
-    peer.start_offer();
-    asio::steady_timer tick(io);
-    // webrtcbin negotiates once every sink pad has caps: video and audio must both flow. At most 2 s.
-    const std::vector<std::int16_t> silence(static_cast<std::size_t>(audio_rate / 100));
-    for (int i = 0; i < 200 && !done; ++i) {
-      peer.push_video(frame_bytes, [](std::span<std::uint8_t> f) { std::fill(f.begin(), f.end(), std::uint8_t{0}); });
-      peer.push_audio(silence, audio_rate);
-      tick.expires_after(10ms);
-      tick.wait();
-    }
-  } catch (const std::exception& e) {
-    core::log::event(log, spdlog::level::warn, "prewarm_failed", {{"error", e.what()}});
-    return;
-  }
-  core::log::event(log, spdlog::level::info, "prewarmed",
-                   {{"ms", std::chrono::duration_cast<std::chrono::milliseconds>(clock_type::now() - t0).count()},
-                    {"ok", done.load()}});
-}
-
 }  // namespace
 
 int run(const config& cfg) {
@@ -640,9 +622,6 @@ int run(const config& cfg) {
     for (const auto& s : cfg.ice_servers) add_ice(ctx.peer, s);
     if (cfg.ice_from_signal)
       for (const auto& s : fetch_signal_ice(io, cfg, *log)) add_ice(ctx.peer, s);
-
-    prewarm(io, ctx.peer, static_cast<std::size_t>(cfg.width) * static_cast<std::size_t>(cfg.height) * 4, spec.audio_rate,
-            *log);
 
     auto signaling = cfg.use_websocket()
                          ? make_ws_signaling(io, cfg.signaling_url, 5s, log)

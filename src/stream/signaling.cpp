@@ -325,9 +325,19 @@ class http_signaling final : public signaling_client {
       auto request = net::http_request_text(next.method, host_header(*url), next.target, headers, "application/json",
                                             next.body);
       auto r = co_await net::fetch(s->io.get_executor(), *url, std::move(request), request_timeout);
-      if (!r || r->status != 200)
+      if (!r || r->status != 200) {
         core::log::event(*s->log, spdlog::level::warn, "signaling_post_failed",
                          {{"target", next.target}, {"status", r ? r->status : 0}, {"error", r ? "" : r.error().message()}});
+      } else if (next.method == "PUT" && next.target == "/signaling/connection") {
+        // Over HTTP the connect acknowledgement (with the polite flag) is this reply, not a polled message.
+        if (auto j = core::json_scan::parse(r->body, 4); j && j->is_object() && s->h.event) {
+          signal_event e;
+          e.type = signal_event::kind::connect;
+          e.connection_id = text_of(*j, "connectionId");
+          if (const auto p = j->find("polite"); p != j->end() && p->is_boolean()) e.polite = p->get<bool>();
+          if (!e.connection_id.empty()) s->h.event(std::move(e));
+        }
+      }
     }
     s->sending = false;
   }

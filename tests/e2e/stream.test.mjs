@@ -1,0 +1,218 @@
+// The whole thin-client path with the real renderer: sparc-signal serving web/, sparc-stream (GStreamer webrtcbin,
+// the software avatar) joined as the Unity player would, sparc-mas answering chat, and the page in Debian's
+// Chromium. Both transports, both modes, the voice with lip motion, two viewers, a signaling restart, and a
+// backend that is down. Screenshots go to build/e2e-artifacts/.
+import { describe, test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
+import { startMas } from '../blackbox/lib/mas.mjs';
+import { audioArrives, closeBrowser, framesRise, freePort, launchBrowser, openViewer, signal, videoNotBlank,
+  waitState } from './lib.mjs';
+
+const STREAM = process.env.SPARC_STREAM_BIN;
+const WIDTH = 640;   // small frames keep two cores free enough for Chromium's software decoder
+const HEIGHT = 360;
+
+/** Starts sparc-stream against `srv`; `stop()` asserts a clean exit. */
+async function startStream(srv, { type = 'websocket', mode = 'public', id = '', mas = '', extra = [] } = {}) {
+  assert.ok(STREAM && existsSync(STREAM), 'SPARC_STREAM_BIN must point at the sparc-stream binary');
+  const dir = mkdtempSync(join(tmpdir(), 'sparc-stream-'));
+  const ready = join(dir, 'ready.json');
+  const url = `${type === 'websocket' ? 'ws' : 'http'}://127.0.0.1:${srv.port}`;
+  const args = ['-signalingUrl', url, '-pollingInterval', '300', '--ice-bind', '127.0.0.1', '-p', '0',
+    '--ready-file', ready, '--log-format', 'text', '--width', String(WIDTH), '--height', String(HEIGHT),
+    '--bitrate-kbps', '800', '--mas-url', mas, '--mode', mode, ...(id ? ['--connection-id', id] : []), ...extra];
+  const proc = spawn(STREAM, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  proc.stdout.on('data', (d) => { out += d; });
+  proc.stderr.on('data', (d) => { out += d; });
+  const deadline = Date.now() + 15000;
+  while (!existsSync(ready)) {
+    if (proc.exitCode !== null) throw new Error(`sparc-stream exited ${proc.exitCode}: ${out}`);
+    if (Date.now() > deadline) throw new Error(`sparc-stream not ready: ${out}`);
+    await delay(50);
+  }
+  const { port } = JSON.parse(readFileSync(ready, 'utf8'));
+  return {
+    proc, port, output: () => out,
+    async metrics() { return (await fetch(`http://127.0.0.1:${port}/metrics`)).text(); },
+    async stop() {
+      if (proc.exitCode !== null) return;
+      const exited = new Promise((res) => proc.once('exit', res));
+      proc.kill('SIGTERM');
+      assert.equal(await exited, 0, `sparc-stream exits cleanly: ${out.slice(-2000)}`);
+    },
+  };
+}
+
+/** Attach the renderer's log to a failure. */
+async function explain(stream, viewer, fn) {
+  try {
+    return await fn();
+  } catch (e) {
+    throw new Error(`${e.message}\n--- sparc-stream ---\n${stream.output().slice(-4000)}\n--- page ---\n` +
+      `${(await viewer?.log?.())?.slice(-3000) ?? ''}`, { cause: e });
+  }
+}
+
+/** Mean luma of the avatar's mouth region in the current video frame (read through a canvas). */
+function mouthLuma(page) {
+  return page.evaluate(() => {
+    const v = window.__sparc.video;
+    const c = document.createElement('canvas');
+    c.width = v.videoWidth;
+    c.height = v.videoHeight;
+    const ctx = c.getContext('2d');
+    ctx.drawImage(v, 0, 0);
+    const w = Math.round(c.width * 0.06);   // the mouth of the avatar sits at (0.498, 0.49) of the frame
+    const h = Math.round(c.height * 0.07);
+    const x = Math.round(c.width * 0.498 - w / 2);
+    const y = Math.round(c.height * 0.49 - h / 2);
+    const d = ctx.getImageData(x, y, w, h).data;
+    let sum = 0;
+    for (let i = 0; i < d.length; i += 4) sum += 0.299 * d[i] + 0.587 * d[i + 1] + 0.114 * d[i + 2];
+    return sum / (d.length / 4);
+  });
+}
+
+async function mouthRange(page, ms) {
+  const values = [];
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    values.push(await mouthLuma(page));
+    await page.waitForTimeout(50);
+  }
+  return Math.max(...values) - Math.min(...values);
+}
+
+async function sendChat(page, text) {
+  await page.waitForSelector('#chat-fields:not([disabled])', { timeout: 15000 });
+  await page.getByLabel('Your message to the caregiver').fill(text);
+  await page.getByRole('button', { name: 'Send' }).click();
+  await page.locator('.turn--clinician', { hasText: text }).waitFor({ timeout: 5000 });
+}
+
+let browser;
+let mas;
+before(async () => {
+  browser = await launchBrowser();
+  mas = await startMas(['--rate-per-session', '0']);
+});
+after(async () => {
+  await closeBrowser();
+  await mas?.stop();
+});
+void browser;
+
+describe('sparc-stream end to end', { concurrency: 1 }, () => {
+  for (const type of ['websocket', 'http']) {
+    for (const mode of ['public', 'private']) {
+      test(`${type} ${mode}: the avatar streams, answers a typed question in voice, and moves its mouth`,
+        { timeout: 90000 }, async () => {
+          const srv = await signal(['-t', type, '-m', mode]);
+          const id = mode === 'private' ? `stream-e2e-${type}` : '';
+          const stream = await startStream(srv, { type, mode, id, mas: mas.base });
+          let viewer;
+          try {
+            viewer = await openViewer(srv, { query: id ? `?id=${id}` : '' });
+            const { page } = viewer;
+            await explain(stream, viewer, async () => {
+              await waitState(page, 'connected');
+              await framesRise(page);
+              await audioArrives(page);
+              await videoNotBlank(page, `stream-${type}-${mode}.png`);
+              const idle = await mouthRange(page, 1000);
+              await sendChat(page, 'Hi, I am Dr. Lee. Riley is due for her HPV vaccine today.');
+              const reply = page.locator('.turn--caregiver').last();
+              await reply.waitFor({ timeout: 15000 });
+              assert.ok((await reply.textContent()).trim().length > 10, 'the caregiver answers with words');
+              await page.waitForFunction(() => document.querySelector('#caption').textContent.trim() !== '', null,
+                { timeout: 5000 });
+              const speaking = await mouthRange(page, 2000);
+              assert.ok(speaking > Math.max(2, 3 * idle), `the mouth moves while the reply is spoken (range ${speaking.toFixed(1)} ` +
+                `speaking, ${idle.toFixed(1)} idle)`);
+              const metrics = await stream.metrics();
+              assert.match(metrics, /^sparc_stream_viewers 1$/m);
+              assert.match(metrics, /^sparc_stream_chat_turns_total 1$/m);
+            });
+          } finally {
+            await viewer?.context.close();
+            await stream.stop();
+            await srv.stop();
+          }
+        });
+    }
+  }
+
+  test('two viewers get their own pipelines and sessions', { timeout: 90000 }, async () => {
+    const srv = await signal(['-t', 'websocket', '-m', 'public']);
+    const stream = await startStream(srv, { mas: mas.base });
+    const viewers = [];
+    try {
+      viewers.push(await openViewer(srv), await openViewer(srv));
+      await explain(stream, viewers[0], async () => {
+        for (const v of viewers) await waitState(v.page, 'connected');
+        for (const v of viewers) await framesRise(v.page);
+        const ids = await Promise.all(viewers.map((v) => v.page.textContent('#connection-id')));
+        assert.notEqual(ids[0], ids[1]);
+        assert.match(await stream.metrics(), /^sparc_stream_viewers 2$/m);
+      });
+    } finally {
+      for (const v of viewers) await v.context.close();
+      await stream.stop();
+      await srv.stop();
+    }
+  });
+
+  test('the signaling server is killed and restarted: the page and the renderer both come back', { timeout: 120000 },
+    async () => {
+      const port = await freePort();
+      const args = ['-t', 'websocket', '-m', 'public', '-p', String(port)];
+      let srv = await signal(args, { portFlag: false });
+      const stream = await startStream(srv, { mas: mas.base });
+      let viewer;
+      try {
+        viewer = await openViewer(srv);
+        const { page } = viewer;
+        await explain(stream, viewer, async () => {
+          await waitState(page, 'connected');
+          await framesRise(page);
+          await srv.kill();
+          await waitState(page, 'signaling-lost', 15000);
+          srv = await signal(args, { portFlag: false });
+          await waitState(page, 'connected', 45000);
+          await framesRise(page, { timeout: 20000 });
+        });
+      } finally {
+        await viewer?.context.close();
+        await stream.stop();
+        await srv.stop();
+      }
+    });
+
+  test('without a reachable backend the renderer says so and keeps streaming', { timeout: 60000 }, async () => {
+    const srv = await signal(['-t', 'websocket', '-m', 'public']);
+    const stream = await startStream(srv, { mas: 'http://127.0.0.1:9' });
+    let viewer;
+    try {
+      viewer = await openViewer(srv);
+      const { page } = viewer;
+      await explain(stream, viewer, async () => {
+        await waitState(page, 'connected');
+        await sendChat(page, 'Hello?');
+        await page.getByText('The conversation service is unavailable', { exact: false }).first()
+          .waitFor({ timeout: 15000 });
+        await framesRise(page);
+        assert.match(await stream.metrics(), /^sparc_stream_mas_failures_total 1$/m);
+      });
+    } finally {
+      await viewer?.context.close();
+      await stream.stop();
+      await srv.stop();
+    }
+  });
+});
