@@ -26,7 +26,8 @@ say "Black-box suites against the release binaries"
 if [[ ${SPARC_TEST_ASAN:-${CI:-false}} == 1 || ${SPARC_TEST_ASAN:-${CI:-false}} == true ]]; then
   build asan
   say "Running CTest (asan)"
-  ASAN_OPTIONS=detect_leaks=1 ctest --preset asan -j "${jobs}"
+  ASAN_OPTIONS=detect_leaks=1 LSAN_OPTIONS="suppressions=${repo_root}/tests/lsan.supp:print_suppressions=0" \
+    ctest --preset asan -j "${jobs}"
 fi
 
 build fuzz ws_reader_fuzz http_parser_fuzz signal_decode_fuzz json_scan_fuzz mas_chat_request_fuzz

@@ -151,7 +151,7 @@ std::string http_request_text(std::string_view method, std::string_view host_hea
   return out;
 }
 
-asio::awaitable<boost::system::result<fetched>> fetch(const asio::any_io_executor& executor, const http_url& url,
+asio::awaitable<boost::system::result<fetched>> fetch(asio::any_io_executor executor, http_url url,
                                                       std::string request, std::chrono::milliseconds timeout) {
   using namespace asio::experimental::awaitable_operators;
   auto exchange = [&]() -> asio::awaitable<boost::system::result<fetched>> {

@@ -83,10 +83,11 @@ struct fetched {
   std::string body;
 };
 
-/// One request on a fresh connection (resolve, connect, send, read, close), abandoned after `timeout`:
+/// One request on a fresh connection (resolve, connect, send, read, close), abandoned after `timeout`. Arguments
+/// are taken by value: the coroutine outlives the caller's temporaries.
 /// for control-plane calls (signaling polls, backend calls), not for load. `url` is http://host[:port]; `target`
 /// the path and query.
-asio::awaitable<boost::system::result<fetched>> fetch(const asio::any_io_executor& executor, const http_url& url,
+asio::awaitable<boost::system::result<fetched>> fetch(asio::any_io_executor executor, http_url url,
                                                       std::string request, std::chrono::milliseconds timeout);
 
 /// `dur` in milliseconds of `metric` in a Server-Timing header value (W3C Server Timing), e.g.

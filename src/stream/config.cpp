@@ -411,7 +411,7 @@ cli_result parse_command_line(int argc, const char* const* argv) {
                     "Also use the iceServers (TURN credentials) from the signaling server's /config"));
   ours(app.add_option("--max-viewers", c.max_viewers, "Viewers streamed at once, 1-64"));
   ours(app.add_flag("--frame-counter", c.frame_counter,
-                    "Stamp each frame's number in the top-left corner (render-to-display latency in tests)"));
+                    "Stamp each frame's render time (wall-clock ms, low 32 bits) in the top-left corner, for latency measurement"));
   ours(app.add_option("--bind", c.bind, "Listen address of /health and /metrics"));
   ours(app.add_option("-p,--port", c.port, "Port of /health and /metrics (0 picks a free one; see --ready-file)"));
   ours(app.add_option("--ready-file", c.ready_file, "Write {\"port\",\"pid\"} here once listening"));

@@ -320,7 +320,13 @@ class viewer : public std::enable_shared_from_this<viewer> {
     const auto bytes = static_cast<std::size_t>(ctx_.cfg.width) * static_cast<std::size_t>(ctx_.cfg.height) * 4;
     peer_->push_video(bytes, [&](std::span<std::uint8_t> frame) {
       avatar_.render(p, frame);
-      if (ctx_.cfg.frame_counter) stamp_counter(frame, ctx_.cfg.width, ctx_.cfg.height, frame_number_);
+      // The render time on the wall clock (ms, low 32 bits): a page on the same machine reads it from the
+      // displayed frame and subtracts it from its own clock to get render->display latency.
+      if (ctx_.cfg.frame_counter)
+        stamp_counter(frame, ctx_.cfg.width, ctx_.cfg.height,
+                      static_cast<std::uint32_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                                     std::chrono::system_clock::now().time_since_epoch())
+                                                     .count()));
     });
     ++frame_number_;
     ++ctx_.stats.frames;
@@ -347,7 +353,7 @@ class viewer : public std::enable_shared_from_this<viewer> {
     std::copy_n(speech_.begin(), take, chunk_.begin());
     speech_.erase(speech_.begin(), speech_.begin() + static_cast<std::ptrdiff_t>(take));
     if (take > 0) mouth_.feed(std::span<const std::int16_t>(chunk_.data(), take));
-    else mouth_.decay_to_silence();
+    else mouth_.decay_to_silence(std::chrono::duration<double>(audio_chunk).count());
     if (take == 0 && speaking_) set_caption("");  // the reply has been spoken
     speaking_ = take > 0;
     peer_->push_audio(chunk_, ctx_.spec.audio_rate);
