@@ -38,9 +38,9 @@ inline error_code make_error_code(http_error e) noexcept {
 
 /// Bounds on one response (ARCHITECTURE.md rule 4): larger means a broken stream, not a slow server.
 namespace http_limits {
-inline constexpr std::size_t max_response_head = 16 * 1024;
+inline constexpr std::size_t max_response_head = std::size_t{16} * 1024;
 inline constexpr std::size_t max_response_headers = 64;
-inline constexpr std::size_t max_response_body = 8 * 1024 * 1024;  ///< chat replies are a few KiB
+inline constexpr std::size_t max_response_body = std::size_t{8} * 1024 * 1024;  ///< chat replies are a few KiB
 }  // namespace http_limits
 
 /// One response. Every view points into the client's receive buffer and is valid until the next

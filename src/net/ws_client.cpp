@@ -88,8 +88,8 @@ std::optional<ws_url> parse_ws_url(std::string_view text) {
   return url;
 }
 
-ws_client::ws_client(asio::any_io_executor executor, std::size_t read_chunk, std::uint64_t seed)
-    : socket_(std::move(executor)), in_(std::max<std::size_t>(read_chunk, 256)), rng_(seed) {}
+ws_client::ws_client(const asio::any_io_executor& executor, std::size_t read_chunk, std::uint64_t seed)
+    : socket_(executor), in_(std::max<std::size_t>(read_chunk, 256)), rng_(seed) {}
 
 asio::awaitable<error_code> ws_client::open(tcp::endpoint server, const ws_url& url) {
   if (auto [ec] = co_await socket_.async_connect(server, use_tuple); ec) co_return ec;

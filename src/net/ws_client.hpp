@@ -35,7 +35,7 @@ class ws_client {
   using message_handler = std::function<void(std::string_view)>;
 
   /// `read_chunk` is the initial receive buffer: small for many idle sockets, large for throughput.
-  ws_client(asio::any_io_executor executor, std::size_t read_chunk, std::uint64_t seed);
+  ws_client(const asio::any_io_executor& executor, std::size_t read_chunk, std::uint64_t seed);
 
   /// TCP connect (TCP_NODELAY) and the upgrade handshake, checking Sec-WebSocket-Accept.
   asio::awaitable<error_code> open(tcp::endpoint server, const ws_url& url);

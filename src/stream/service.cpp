@@ -38,7 +38,7 @@ constexpr auto stats_interval = 1s;              ///< RTCP statistics poll, for 
 constexpr auto offer_resend = 5s;                ///< as Unity does, until an answer arrives (private mode)
 constexpr auto mas_timeout = 20s;                ///< one chat turn or one synthesis
 constexpr std::size_t max_chat_chars = 2000;     ///< one typed message from the page
-constexpr std::size_t max_queued_samples = 48000 * 120;  ///< two minutes of speech waiting to be played
+constexpr std::size_t max_queued_samples = std::size_t{48000} * 120;  ///< two minutes of speech waiting to be played
 
 /// Counters for /metrics; touched only on the event loop.
 struct counters {
@@ -168,14 +168,14 @@ class viewer : public std::enable_shared_from_this<viewer> {
   bool build() {
     try {
       peer_events ev;
-      ev.local_description = on_loop([](viewer& v, std::string type, std::string sdp) { v.local_description(type, sdp); });
-      ev.local_candidate = on_loop([](viewer& v, unsigned mline, std::string c) {
+      ev.local_description = on_loop([](viewer& v, const std::string& type, const std::string& sdp) { v.local_description(type, sdp); });
+      ev.local_candidate = on_loop([](viewer& v, unsigned mline, const std::string& c) {
         v.ctx_.signaling->send_candidate(v.id_, c, std::to_string(mline), static_cast<int>(mline));
       });
       ev.data_open = on_loop([](viewer& v) { v.data_open(); });
-      ev.data_message = on_loop([](viewer& v, std::string text) { v.data_message(text); });
-      ev.connection_state = on_loop([](viewer& v, std::string state) { v.connection_state(state); });
-      ev.error = on_loop([](viewer& v, std::string why) {
+      ev.data_message = on_loop([](viewer& v, const std::string& text) { v.data_message(text); });
+      ev.connection_state = on_loop([](viewer& v, const std::string& state) { v.connection_state(state); });
+      ev.error = on_loop([](viewer& v, const std::string& why) {
         core::log::event(*v.ctx_.log, spdlog::level::err, "pipeline_error", {{"viewer", v.id_}, {"error", why}});
         v.failed_ = true;
       });
@@ -571,7 +571,7 @@ std::vector<ice_server> fetch_signal_ice(asio::io_context& io, const config& cfg
   const std::string target = path_at == std::string::npos ? "/config" : url_text.substr(path_at);
   std::optional<boost::system::result<net::fetched>> result;
   asio::co_spawn(io, net::fetch(io.get_executor(), *url, net::http_request_text("GET", url->host + ":" + url->port, target, {}), 3s),
-                 [&](std::exception_ptr, boost::system::result<net::fetched> r) { result = std::move(r); });
+                 [&](const std::exception_ptr&, boost::system::result<net::fetched> r) { result = std::move(r); });
   io.run();
   io.restart();
   if (!result || !*result || (*result)->status != 200) {
@@ -634,7 +634,7 @@ int run(const config& cfg) {
                          : make_http_signaling(io, cfg.signaling_url, std::chrono::milliseconds(cfg.polling_interval_ms), log);
     ctx.signaling = signaling.get();
     service svc(ctx);
-    signaling->start({[&](signal_event e) { svc.on_signal(e); }, [&](bool up) { svc.on_signal_state(up); }});
+    signaling->start({[&](const signal_event& e) { svc.on_signal(e); }, [&](bool up) { svc.on_signal_state(up); }});
     svc.start_sweep();
 
     net::server_limits limits;

@@ -223,7 +223,7 @@ class ws_signaling final : public signaling_client {
       asio::ip::tcp::resolver resolver(s->io);
       auto [rec, endpoints] = co_await resolver.async_resolve(url->host, url->port, asio::as_tuple(asio::use_awaitable));
       if (!rec && !endpoints.empty()) {
-        net::ws_client ws(s->io.get_executor(), 64 * 1024, seed++);
+        net::ws_client ws(s->io.get_executor(), std::size_t{64} * 1024, seed++);
         auto ec = co_await ws.open(endpoints.begin()->endpoint(), *url);
         if (!ec && !s->stopped) {
           s->ws = &ws;
