@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
-# Builds the release preset, runs the benchmarks of sparc-signal (bench/signal.sh) and sparc-mas (bench/mas.sh) on
-# loopback and writes docs/benchmarks.md. The servers and the generators share the machine's cores on purpose (no
-# taskset): the targets are stated for that setup. Each scenario gets a freshly started server. Takes about a
-# minute per server after the build.
+# Builds the release preset, runs the benchmarks of sparc-signal (bench/signal.sh), sparc-mas (bench/mas.sh) and
+# sparc-stream (bench/stream.sh, with Chromium) on loopback and writes docs/benchmarks.md. The servers and the
+# generators share the machine's cores on purpose (no taskset): the targets are stated for that setup. Each
+# scenario gets a freshly started server. Takes about a minute per server (two for sparc-stream) after the build.
 #
-# Usage: bench/run.sh [--only signal|mas]
-#   --only signal   only sparc-signal; the "## sparc-mas" section of docs/benchmarks.md is kept as it is
-#   --only mas      only sparc-mas; everything above "## sparc-mas" in docs/benchmarks.md is kept as it is
+# Usage: bench/run.sh [--only signal|mas|stream]
+#   --only signal   only sparc-signal; the other sections of docs/benchmarks.md are kept as they are
+#   --only mas      only sparc-mas (the "## sparc-mas" section); the others are kept as they are
+#   --only stream   only sparc-stream (the "## sparc-stream" section, last); the others are kept as they are
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -17,20 +18,24 @@ while [[ $# -gt 0 ]]; do
   case $1 in
     --only) only=${2:-}; shift $(($# >= 2 ? 2 : 1)) ;;
     --only=*) only=${1#--only=}; shift ;;
-    -h | --help) sed -n '2,9p' "$0" | cut -c3-; exit 0 ;;
+    -h | --help) sed -n '2,10p' "$0" | cut -c3-; exit 0 ;;
     *) echo "run.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
   esac
 done
 case $only in
-  "" | signal | mas) ;;
-  *) echo "run.sh: --only takes signal or mas" >&2; exit 2 ;;
+  "" | signal | mas | stream) ;;
+  *) echo "run.sh: --only takes signal, mas or stream" >&2; exit 2 ;;
 esac
-# want PART: true when PART (signal, mas) runs this time.
+# want PART: true when PART (signal, mas, stream) runs this time.
 want() { [[ -z $only || $only == "$1" ]]; }
 
 targets=()  # only what the benchmarks run
 if want signal; then targets+=(sparc-signal sparc-signal-bench); fi
 if want mas; then targets+=(sparc-mas sparc-mas-bench); fi
+if want stream; then
+  if ! want signal; then targets+=(sparc-signal); fi
+  targets+=(sparc-stream)
+fi
 cmake --preset release >/dev/null
 cmake --build build/release --target "${targets[@]}"
 
@@ -108,24 +113,27 @@ EOF
 
 if want signal; then source bench/signal.sh; fi
 if want mas; then source bench/mas.sh; fi
+if want stream; then source bench/stream.sh; fi
 
-# ---- docs/benchmarks.md: the part not run this time is kept from the current file ----------------------------
+# ---- docs/benchmarks.md: the parts not run this time are kept from the current file ----------------------------
 
-mas_heading='## sparc-mas'
-if want signal; then
-  signal_part=$(cat "$work/signal.md")
-else
-  signal_part=$(sed "/^$mas_heading\$/,\$d" "$doc" 2>/dev/null || true)
-fi
-if want mas; then
-  mas_part=$(cat "$work/mas.md")
-else
-  mas_part=$(sed -n "/^$mas_heading\$/,\$p" "$doc" 2>/dev/null || true)
-fi
+# current_part PART: PART's section of the current file: signal is everything above "## sparc-mas", mas and stream
+# run from their heading to the next of these headings (or the end).
+current_part() {
+  [[ -f $doc ]] || return 0
+  awk -v want="$1" '$0 == "## sparc-mas" { part = "mas" } $0 == "## sparc-stream" { part = "stream" }
+    (part == "" ? "signal" : part) == want' "$doc"
+}
+parts=()
+for part in signal mas stream; do
+  if want "$part"; then text=$(cat "$work/$part.md"); else text=$(current_part "$part"); fi
+  if [[ -n $text ]]; then parts+=("$text"); fi
+done
 {
-  if [[ -n $signal_part ]]; then printf '%s\n' "$signal_part"; fi
-  if [[ -n $signal_part && -n $mas_part ]]; then echo; fi
-  if [[ -n $mas_part ]]; then printf '%s\n' "$mas_part"; fi
+  for i in "${!parts[@]}"; do
+    if [[ $i -gt 0 ]]; then echo; fi
+    printf '%s\n' "${parts[$i]}"
+  done
 } >"$doc.tmp"
 mv "$doc.tmp" "$doc"
 
