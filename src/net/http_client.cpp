@@ -110,7 +110,12 @@ std::optional<http_url> parse_http_url(std::string_view text) {
   if (text.size() < scheme.size() || !ascii_iequals(text.substr(0, scheme.size()), scheme)) return std::nullopt;
   text.remove_prefix(scheme.size());
   const auto authority = text.substr(0, text.find_first_of("/?#"));
-  if (authority.empty() || authority.find('@') != std::string_view::npos) return std::nullopt;
+  if (authority.find('@') != std::string_view::npos) return std::nullopt;
+  return parse_authority(authority);
+}
+
+std::optional<http_url> parse_authority(std::string_view authority) {
+  if (authority.empty()) return std::nullopt;
   http_url url;
   if (authority.front() == '[') {  // [v6]:port
     const auto close = authority.find(']');

@@ -62,6 +62,9 @@ struct http_url {
   std::string port;
 };
 
+/// Splits a URL authority "host[:port]" or "[v6][:port]" (port 80 when absent); nullopt when malformed.
+std::optional<http_url> parse_authority(std::string_view authority);
+
 /// Parses `http://host[:port][/path]` ("[v6]" hosts allowed); nullopt for anything else, https included.
 std::optional<http_url> parse_http_url(std::string_view text);
 

@@ -1,6 +1,7 @@
 #include "net/ws_client.hpp"
 
 #include "core/encoding.hpp"
+#include "net/http_client.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -68,23 +69,12 @@ std::optional<ws_url> parse_ws_url(std::string_view text) {
   if (text.substr(0, scheme.size()) != scheme) return std::nullopt;
   text.remove_prefix(scheme.size());
   const auto slash = text.find('/');
-  const auto authority = text.substr(0, slash);
+  const auto authority = parse_authority(text.substr(0, slash));
+  if (!authority) return std::nullopt;
   ws_url url;
+  url.host = authority->host;
+  url.port = authority->port;
   url.target = slash == std::string_view::npos ? "/" : std::string(text.substr(slash));
-  if (authority.empty()) return std::nullopt;
-  if (authority.front() == '[') {  // [v6]:port
-    const auto close = authority.find(']');
-    if (close == std::string_view::npos) return std::nullopt;
-    url.host = authority.substr(1, close - 1);
-    const auto rest = authority.substr(close + 1);
-    if (!rest.empty() && rest.front() != ':') return std::nullopt;
-    url.port = rest.empty() ? "80" : std::string(rest.substr(1));
-  } else {
-    const auto colon = authority.rfind(':');
-    url.host = authority.substr(0, colon);
-    url.port = colon == std::string_view::npos ? "80" : std::string(authority.substr(colon + 1));
-  }
-  if (url.host.empty() || url.port.empty()) return std::nullopt;
   return url;
 }
 
