@@ -82,7 +82,9 @@ std::optional<signal_event> decode_ws(std::string_view text) {
       e.connection_id = text_of(j, "connectionId");
       if (const auto p = j.find("polite"); p != j.end() && p->is_boolean()) e.polite = p->get<bool>();
       break;
-    case signal_event::kind::error: e.message = text_of(j, "message"); break;
+    case signal_event::kind::error:
+      e.message = text_of(j, "message");
+      break;
     default: {
       // Relayed messages name the connection in "from" and carry the rest in "data".
       e.connection_id = text_of(j, "from");
@@ -99,16 +101,17 @@ std::optional<signal_event> decode_ws(std::string_view text) {
   return e;
 }
 
-std::string encode_ws_connect(std::string_view id) { return json{{"type", "connect"}, {"connectionId", id}}.dump(); }
+std::string encode_ws_connect(std::string_view id) {
+  return json{{"type", "connect"}, {"connectionId", id}}.dump();
+}
 
 std::string encode_ws_disconnect(std::string_view id) {
   return json{{"type", "disconnect"}, {"connectionId", id}}.dump();
 }
 
 std::string encode_ws_description(std::string_view type, std::string_view id, std::string_view sdp, bool polite) {
-  return json{{"type", type},
-              {"from", id},
-              {"data", {{"connectionId", id}, {"sdp", sdp}, {"type", type}, {"polite", polite}}}}
+  return json{
+      {"type", type}, {"from", id}, {"data", {{"connectionId", id}, {"sdp", sdp}, {"type", type}, {"polite", polite}}}}
       .dump();
 }
 
@@ -123,7 +126,8 @@ std::optional<poll_result> decode_poll(std::string_view text) {
   auto parsed = core::json_scan::parse(text, max_message_depth);
   if (!parsed || !parsed->is_object()) return std::nullopt;
   poll_result out;
-  if (const auto d = parsed->find("datetime"); d != parsed->end() && d->is_number()) out.datetime = d->get<std::int64_t>();
+  if (const auto d = parsed->find("datetime"); d != parsed->end() && d->is_number())
+    out.datetime = d->get<std::int64_t>();
   const auto messages = parsed->find("messages");
   if (messages == parsed->end() || !messages->is_array()) return out;
   for (const auto& m : *messages) {
@@ -137,7 +141,7 @@ std::optional<poll_result> decode_poll(std::string_view text) {
     e.candidate = text_of(m, "candidate");
     if (const auto p = m.find("polite"); p != m.end() && p->is_boolean()) e.polite = p->get<bool>();
     read_candidate_position(m, e);
-    if (const auto d = m.find("datetime"); d != m.end() && d->is_number()) e.message = std::to_string(d->get<std::int64_t>());
+    if (const auto d = m.find("datetime"); d != m.end() && d->is_number()) e.datetime = d->get<std::int64_t>();
     if (!e.connection_id.empty()) out.events.push_back(std::move(e));
   }
   return out;
@@ -151,18 +155,22 @@ std::string encode_http_candidate(std::string_view id, std::string_view candidat
   return json{{"connectionId", id}, {"candidate", candidate}, {"sdpMLineIndex", mline}, {"sdpMid", mid}}.dump();
 }
 
-std::string encode_http_connection(std::string_view id) { return json{{"connectionId", id}}.dump(); }
+std::string encode_http_connection(std::string_view id) {
+  return json{{"connectionId", id}}.dump();
+}
 
 bool poll_dedupe::first_time(const signal_event& e) {
-  // decode_poll leaves each record's datetime in `message`: a record is the same record when all of these match.
-  std::string key = std::to_string(static_cast<int>(e.type)) + '|' + e.connection_id + '|' + e.message + '|' +
-                    std::to_string(std::hash<std::string>{}(e.sdp + e.candidate));
+  // A record is the same record when all of these match.
+  std::string key = std::to_string(static_cast<int>(e.type)) + '|' + e.connection_id + '|' +
+                    std::to_string(e.datetime) + '|' + std::to_string(std::hash<std::string>{}(e.sdp + e.candidate));
   if (seen_.size() > 10000) seen_.clear();  // bound: an old duplicate at worst acts twice, which the peer tolerates
   return seen_.insert(std::move(key)).second;
 }
 
 void poll_dedupe::forget(std::string_view connection_id) {
-  std::erase_if(seen_, [&](const std::string& k) { return k.find(std::string("|") + std::string(connection_id) + "|") != std::string::npos; });
+  std::erase_if(seen_, [&](const std::string& k) {
+    return k.find(std::string("|") + std::string(connection_id) + "|") != std::string::npos;
+  });
 }
 
 namespace {
@@ -171,7 +179,8 @@ namespace {
 
 class ws_signaling final : public signaling_client {
  public:
-  ws_signaling(asio::io_context& io, std::string url, std::chrono::milliseconds retry, std::shared_ptr<spdlog::logger> log)
+  ws_signaling(asio::io_context& io, std::string url, std::chrono::milliseconds retry,
+               std::shared_ptr<spdlog::logger> log)
       : state_(std::make_shared<state>(io, std::move(url), retry, std::move(log))) {}
   ~ws_signaling() override { stop(); }
 
@@ -208,8 +217,10 @@ class ws_signaling final : public signaling_client {
   };
 
   void send(const std::string& text) {
-    if (state_->ws) state_->ws->send_text(text);
-    else core::log::event(*state_->log, spdlog::level::debug, "signaling_send_dropped", {{"reason", "not connected"}});
+    if (state_->ws)
+      state_->ws->send_text(text);
+    else
+      core::log::event(*state_->log, spdlog::level::debug, "signaling_send_dropped", {{"reason", "not connected"}});
   }
 
   static asio::awaitable<void> run(std::shared_ptr<state> s) {
@@ -221,7 +232,8 @@ class ws_signaling final : public signaling_client {
     std::uint64_t seed = 1;
     while (!s->stopped) {
       asio::ip::tcp::resolver resolver(s->io);
-      auto [rec, endpoints] = co_await resolver.async_resolve(url->host, url->port, asio::as_tuple(asio::use_awaitable));
+      auto [rec, endpoints] =
+          co_await resolver.async_resolve(url->host, url->port, asio::as_tuple(asio::use_awaitable));
       if (!rec && !endpoints.empty()) {
         net::ws_client ws(s->io.get_executor(), std::size_t{64} * 1024, seed++);
         auto ec = co_await ws.open(endpoints.begin()->endpoint(), *url);
@@ -268,7 +280,9 @@ class http_signaling final : public signaling_client {
     state_->timer.cancel();
     state_->wake.cancel();
   }
-  void send_connect(const std::string& id) override { post(state_, "PUT", "/signaling/connection", encode_http_connection(id)); }
+  void send_connect(const std::string& id) override {
+    post(state_, "PUT", "/signaling/connection", encode_http_connection(id));
+  }
   void send_disconnect(const std::string& id) override {
     post(state_, "DELETE", "/signaling/connection", encode_http_connection(id));
   }
@@ -322,12 +336,13 @@ class http_signaling final : public signaling_client {
       auto next = std::move(s->outbox.front());
       s->outbox.pop_front();
       const std::vector<std::pair<std::string, std::string>> headers{{"Session-Id", s->session}};
-      auto request = net::http_request_text(next.method, host_header(*url), next.target, headers, "application/json",
-                                            next.body);
+      auto request =
+          net::http_request_text(next.method, host_header(*url), next.target, headers, "application/json", next.body);
       auto r = co_await net::fetch(s->io.get_executor(), *url, std::move(request), request_timeout);
       if (!r || r->status != 200) {
-        core::log::event(*s->log, spdlog::level::warn, "signaling_post_failed",
-                         {{"target", next.target}, {"status", r ? r->status : 0}, {"error", r ? "" : r.error().message()}});
+        core::log::event(
+            *s->log, spdlog::level::warn, "signaling_post_failed",
+            {{"target", next.target}, {"status", r ? r->status : 0}, {"error", r ? "" : r.error().message()}});
       } else if (next.method == "PUT" && next.target == "/signaling/connection") {
         // Over HTTP the connect acknowledgement (with the polite flag) is this reply, not a polled message.
         if (auto j = core::json_scan::parse(r->body, 4); j && j->is_object() && s->h.event) {
@@ -401,7 +416,8 @@ class http_signaling final : public signaling_client {
 
 }  // namespace
 
-std::unique_ptr<signaling_client> make_ws_signaling(asio::io_context& io, std::string url, std::chrono::milliseconds retry,
+std::unique_ptr<signaling_client> make_ws_signaling(asio::io_context& io, std::string url,
+                                                    std::chrono::milliseconds retry,
                                                     std::shared_ptr<spdlog::logger> log) {
   return std::make_unique<ws_signaling>(io, std::move(url), retry, std::move(log));
 }

@@ -28,7 +28,8 @@ struct signal_event {
   std::string sdp_mid;
   int mline = 0;
   bool polite = false;
-  std::string message;  ///< error text
+  std::string message;        ///< error text
+  std::int64_t datetime = 0;  ///< server time of a polled record (HTTP transport)
 };
 
 // ---- JSON, pure (unit-tested) ----

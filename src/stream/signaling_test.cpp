@@ -81,7 +81,7 @@ TEST(poll_dedupe, the_same_record_acts_once) {
   EXPECT_TRUE(d.first_time(r->events[0]));
   EXPECT_FALSE(d.first_time(r->events[0]));  // fromtime is inclusive: the next poll returns it again
   auto later = r->events[0];
-  later.message = "20";  // the same connection offering again later is new
+  later.datetime = 20;  // the same connection offering again later is new
   EXPECT_TRUE(d.first_time(later));
   d.forget("a");
   EXPECT_TRUE(d.first_time(r->events[0]));
