@@ -17,11 +17,16 @@
 #include <boost/asio/steady_timer.hpp>
 #include <nlohmann/json.hpp>
 
+#include <atomic>
+#include <condition_variable>
 #include <csignal>
 #include <deque>
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <mutex>
+#include <optional>
+#include <thread>
 #include <unistd.h>
 
 namespace stream {
@@ -37,6 +42,7 @@ constexpr auto audio_chunk = 20ms;               ///< audio is pushed in real ti
 constexpr auto stats_interval = 1s;              ///< RTCP statistics poll, for bitrate adaptation and metrics
 constexpr auto offer_resend = 5s;                ///< as Unity does, until an answer arrives (private mode)
 constexpr auto mas_timeout = 20s;                ///< one chat turn or one synthesis
+constexpr std::chrono::milliseconds shutdown_grace{8000};  ///< under the 10 s a container runtime waits
 constexpr std::size_t max_chat_chars = 2000;     ///< one typed message from the page
 constexpr std::size_t max_queued_samples = std::size_t{48000} * 120;  ///< two minutes of speech waiting to be played
 
@@ -111,7 +117,11 @@ class viewer : public std::enable_shared_from_this<viewer> {
         avatar_(ctx.avatar), mouth_(ctx.spec.audio_rate),
         bitrate_kbps_(ctx.cfg.bitrate_kbps) {}
 
-  ~viewer() {
+  ~viewer() { close(); }
+
+  /// Stops the timers and the pipeline now, even while a conversation turn still holds this viewer.
+  void close() {
+    closed_ = true;
     frame_timer_.cancel();
     audio_timer_.cancel();
     stats_timer_.cancel();
@@ -212,7 +222,7 @@ class viewer : public std::enable_shared_from_this<viewer> {
     resend_timer_.expires_after(offer_resend);
     resend_timer_.async_wait([weak = weak_from_this()](const boost::system::error_code& ec) {
       auto self = weak.lock();
-      if (ec || !self || self->answered_) return;
+      if (ec || !self || self->closed_ || self->answered_) return;
       self->ctx_.signaling->send_description("offer", self->id_, self->local_offer_, false);
       self->resend_offer();
     });
@@ -267,6 +277,7 @@ class viewer : public std::enable_shared_from_this<viewer> {
     auto r = co_await net::fetch(ctx.io.get_executor(), *url,
                                  net::http_request_text("POST", host, "/v1/chat", headers, "application/json", body.dump()),
                                  mas_timeout);
+    if (self->closed_) co_return;
     const auto unavailable = [&](std::string_view why) {
       ++ctx.stats.mas_failures;
       core::log::event(*ctx.log, spdlog::level::warn, "mas_unavailable", {{"viewer", self->id_}, {"reason", why}});
@@ -292,7 +303,7 @@ class viewer : public std::enable_shared_from_this<viewer> {
     auto audio = co_await net::fetch(ctx.io.get_executor(), *url,
                                      net::http_request_text("POST", host, "/v1/tts", headers, "application/json", tts.dump()),
                                      mas_timeout);
-    if (!audio || audio->status != 200) co_return;  // the text is there; speech is a bonus
+    if (self->closed_ || !audio || audio->status != 200) co_return;  // the text is there; speech is a bonus
     auto pcm = decode_wav(audio->body);
     if (!pcm) co_return;
     auto samples = resample(pcm->samples, pcm->rate, ctx.spec.audio_rate);
@@ -308,7 +319,7 @@ class viewer : public std::enable_shared_from_this<viewer> {
     frame_timer_.expires_at(next_frame_);
     frame_timer_.async_wait([weak = weak_from_this()](const boost::system::error_code& ec) {
       auto self = weak.lock();
-      if (ec || !self) return;
+      if (ec || !self || self->closed_) return;
       self->render();
       self->frame_tick();
     });
@@ -342,7 +353,7 @@ class viewer : public std::enable_shared_from_this<viewer> {
     audio_timer_.expires_at(next_audio_);
     audio_timer_.async_wait([weak = weak_from_this()](const boost::system::error_code& ec) {
       auto self = weak.lock();
-      if (ec || !self) return;
+      if (ec || !self || self->closed_) return;
       self->push_audio();
       self->audio_tick();
     });
@@ -366,7 +377,7 @@ class viewer : public std::enable_shared_from_this<viewer> {
     stats_timer_.expires_after(stats_interval);
     stats_timer_.async_wait([weak = weak_from_this()](const boost::system::error_code& ec) {
       auto self = weak.lock();
-      if (ec || !self || !self->peer_) return;
+      if (ec || !self || self->closed_ || !self->peer_) return;
       self->peer_->request_stats(self->on_loop([](viewer& v, peer_stats s) { v.adapt(s); }));
       self->stats_tick();
     });
@@ -412,6 +423,7 @@ class viewer : public std::enable_shared_from_this<viewer> {
   bool failed_ = false;
   bool speaking_ = false;
   bool data_open_ = false;
+  bool closed_ = false;
   int bitrate_kbps_;
   std::uint64_t last_bytes_ = 0;
   std::uint64_t last_lost_ = 0;
@@ -423,6 +435,7 @@ class service final : public net::http_handler {
   explicit service(context& ctx) : ctx_(ctx), sweep_(ctx.io) {}
 
   void on_signal(const signal_event& e) {
+    if (stopping_) return;  // a reply still in flight at shutdown must not start a viewer
     switch (e.type) {
       case signal_event::kind::connect:
         if (ctx_.cfg.is_private() && e.connection_id == ctx_.cfg.connection_id && !e.polite) {
@@ -469,6 +482,7 @@ class service final : public net::http_handler {
   }
 
   void on_signal_state(bool up) {
+    if (stopping_) return;
     ctx_.stats.signaling_up = up;
     // Media keeps flowing while signaling is away; a private-mode peer registers its id again when it is back.
     if (up && ctx_.cfg.is_private()) ctx_.signaling->send_connect(ctx_.cfg.connection_id);
@@ -478,7 +492,7 @@ class service final : public net::http_handler {
   void start_sweep() {
     sweep_.expires_after(1s);
     sweep_.async_wait([this](const boost::system::error_code& ec) {
-      if (ec) return;
+      if (ec || stopping_) return;  // an expiry already queued when stop() cancelled still lands here
       std::erase_if(viewers_, [&](const auto& v) {
         if (!v.second->failed()) return false;
         core::log::event(*ctx_.log, spdlog::level::warn, "viewer_dropped", {{"viewer", v.first}});
@@ -496,7 +510,9 @@ class service final : public net::http_handler {
   }
 
   void stop() {
+    stopping_ = true;
     sweep_.cancel();
+    for (auto& [id, v] : viewers_) v->close();
     viewers_.clear();
   }
 
@@ -560,6 +576,7 @@ class service final : public net::http_handler {
   std::map<std::string, std::shared_ptr<viewer>> viewers_;
   asio::steady_timer sweep_;
   std::uint64_t last_frames_ = 0;
+  bool stopping_ = false;
 };
 
 /// ICE servers from the signaling server's /config (TURN credentials minted there), when it has any.
@@ -653,14 +670,36 @@ int run(const config& cfg) {
       std::ofstream(cfg.ready_file + ".tmp") << json{{"port", port}, {"pid", static_cast<long>(::getpid())}}.dump() << "\n";
       std::filesystem::rename(cfg.ready_file + ".tmp", cfg.ready_file);
     }
+    // After SIGTERM everything winds down on its own (requests in flight have timeouts); the watchdog only makes
+    // sure a stop never takes longer than the grace period a container runtime gives before SIGKILL.
+    std::mutex done_mutex;
+    std::condition_variable done_cv;
+    bool done = false;
+    std::atomic<bool> forced{false};
+    std::optional<std::jthread> watchdog;
     asio::signal_set signals(io, SIGINT, SIGTERM);
     signals.async_wait([&](const boost::system::error_code& ec, int) {
       if (ec) return;
+      core::log::event(*log, spdlog::level::info, "stopping");
       svc.stop();
       signaling->stop();
       server.shutdown();
+      watchdog.emplace([&] {
+        std::unique_lock lock(done_mutex);
+        if (done_cv.wait_for(lock, shutdown_grace, [&] { return done; })) return;
+        core::log::event(*log, spdlog::level::err, "shutdown_timeout", {{"grace_ms", shutdown_grace.count()}});
+        forced = true;
+        io.stop();
+      });
     });
     io.run();
+    {
+      const std::lock_guard lock(done_mutex);
+      done = true;
+    }
+    done_cv.notify_all();
+    watchdog.reset();
+    if (forced) return 3;  // stopped, but something did not wind down: worth a look
     core::log::event(*log, spdlog::level::info, "stopped");
     return 0;
   } catch (const std::exception& e) {

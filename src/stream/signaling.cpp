@@ -190,6 +190,7 @@ class ws_signaling final : public signaling_client {
   }
   void stop() override {
     state_->stopped = true;
+    state_->h = {};  // nothing is delivered after stop, whatever is still in flight
     state_->timer.cancel();
     if (state_->ws) state_->ws->abort();
   }
@@ -277,6 +278,7 @@ class http_signaling final : public signaling_client {
   }
   void stop() override {
     state_->stopped = true;
+    state_->h = {};  // nothing is delivered after stop, whatever is still in flight
     state_->timer.cancel();
     state_->wake.cancel();
   }

@@ -446,6 +446,8 @@ describe('web client end to end', { concurrency: 4 }, () => {
       await viewer.page.waitForFunction(() => document.querySelector('#ice').textContent.includes('stun:'), null,
         { timeout: 10000 });
       assert.equal(await viewer.page.textContent('#ice'), 'stun:stun.example.org:3478');
+      // The page shows /config as soon as it has it; the peer connection follows the server's connect ack.
+      await viewer.page.waitForFunction(() => window.__sparc.pc !== null, null, { timeout: 10000 });
       const servers = await viewer.page.evaluate(() => window.__sparc.pc?.getConfiguration().iceServers ?? null);
       assert.deepEqual(servers?.map((s) => s.urls).flat(), ['stun:stun.example.org:3478']);
     } finally {
