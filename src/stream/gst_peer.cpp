@@ -8,7 +8,9 @@
 #include <nice/agent.h>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
+#include <chrono>
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
@@ -20,6 +22,63 @@ namespace stream {
 namespace {
 
 std::once_flag gst_once;
+
+/// Frames the encode timer tracks between the encoder's sink and src pads: far more than a zero-latency encoder
+/// holds at once, and an entry never matched (a frame the encoder dropped) is overwritten instead of piling up.
+constexpr std::size_t encode_slots = 64;
+
+/// `buffer`'s PTS as running time in `pad`'s segment, the time both sides of an encoder agree on: x264enc moves its
+/// output PTS 1000 hours ahead (and its segment with it) so that DTS never goes negative.
+GstClockTime running_time(GstPad* pad, const GstBuffer* buffer) {
+  if (!GST_BUFFER_PTS_IS_VALID(buffer)) return GST_CLOCK_TIME_NONE;
+  GstEvent* event = gst_pad_get_sticky_event(pad, GST_EVENT_SEGMENT, 0);
+  if (!event) return GST_CLOCK_TIME_NONE;
+  const GstSegment* segment = nullptr;
+  gst_event_parse_segment(event, &segment);
+  const GstClockTime t = gst_segment_to_running_time(segment, GST_FORMAT_TIME, GST_BUFFER_PTS(buffer));
+  gst_event_unref(event);
+  return t;
+}
+
+/// Per-frame encode time: the encoder's sink pad notes when each frame (by running time) went in, its src pad
+/// matches it coming out. Both are called on GStreamer streaming threads, the totals are read on the owner's.
+class encode_meter {
+ public:
+  void enter(GstClockTime running) {
+    if (running == GST_CLOCK_TIME_NONE) return;
+    const auto now = std::chrono::steady_clock::now();
+    const std::lock_guard lock(mutex_);
+    slots_[next_] = {running, now};
+    next_ = (next_ + 1) % slots_.size();
+  }
+
+  void leave(GstClockTime running) {
+    if (running == GST_CLOCK_TIME_NONE) return;
+    const auto now = std::chrono::steady_clock::now();
+    const std::lock_guard lock(mutex_);
+    const auto it = std::find_if(slots_.begin(), slots_.end(), [&](const slot& s) { return s.running == running; });
+    if (it == slots_.end()) return;  // not a frame seen going in (its entry was overwritten)
+    ++totals_.frames;
+    totals_.total_us += static_cast<std::uint64_t>(
+        std::chrono::duration_cast<std::chrono::microseconds>(now - it->in).count());
+    it->running = GST_CLOCK_TIME_NONE;
+  }
+
+  encode_stats totals() const {
+    const std::lock_guard lock(mutex_);
+    return totals_;
+  }
+
+ private:
+  struct slot {
+    GstClockTime running = GST_CLOCK_TIME_NONE;
+    std::chrono::steady_clock::time_point in;
+  };
+  mutable std::mutex mutex_;
+  std::array<slot, encode_slots> slots_{};  // guarded by mutex_
+  std::size_t next_ = 0;                    // guarded by mutex_
+  encode_stats totals_;                     // guarded by mutex_
+};
 
 /// Unrefs a GObject-derived pointer on scope exit.
 std::string_view state_name(GstWebRTCPeerConnectionState s) {
@@ -90,6 +149,9 @@ struct gst_peer::impl : std::enable_shared_from_this<impl> {
   bool answered_once = false;  ///< payload types are fixed by the first offer (owner's thread only)
   GstClockTime audio_next = GST_CLOCK_TIME_NONE;  ///< PTS of the next audio chunk (owner's thread only)
   std::atomic<bool> offer_made{false};
+  encode_meter encode;
+  gulong encode_in_probe = 0;   ///< on venc's sink pad (0: none)
+  gulong encode_out_probe = 0;  ///< on venc's src pad
   /// Callbacks hold it shared while they call `events`; shutdown takes it exclusively, so after shutdown no event
   /// is running or will run.
   std::shared_mutex callbacks;
@@ -110,6 +172,39 @@ struct gst_peer::impl : std::enable_shared_from_this<impl> {
   void connect(gpointer object, const char* signal, Callback cb) {
     g_signal_connect_data(object, signal, G_CALLBACK(cb), keep(), [](gpointer d, GClosure*) { release(d); },
                           GConnectFlags{});
+  }
+
+  /// Times each frame through the video encoder; the probes hold the impl until shutdown removes them.
+  void meter_encoder() {
+    if (!venc) return;
+    const auto add = [&](const char* pad_name, GstPadProbeCallback probe) -> gulong {
+      GstPad* pad = gst_element_get_static_pad(venc, pad_name);
+      if (!pad) return 0;
+      const gulong id = gst_pad_add_probe(pad, GST_PAD_PROBE_TYPE_BUFFER, probe, keep(), release);
+      gst_object_unref(pad);
+      return id;
+    };
+    encode_in_probe = add("sink", +[](GstPad* pad, GstPadProbeInfo* info, gpointer d) {
+      of(d).encode.enter(running_time(pad, GST_PAD_PROBE_INFO_BUFFER(info)));
+      return GST_PAD_PROBE_OK;
+    });
+    encode_out_probe = add("src", +[](GstPad* pad, GstPadProbeInfo* info, gpointer d) {
+      of(d).encode.leave(running_time(pad, GST_PAD_PROBE_INFO_BUFFER(info)));
+      return GST_PAD_PROBE_OK;
+    });
+  }
+
+  void unmeter_encoder() {
+    const auto remove = [&](const char* pad_name, gulong& id) {
+      if (id == 0 || !venc) return;
+      if (GstPad* pad = gst_element_get_static_pad(venc, pad_name)) {
+        gst_pad_remove_probe(pad, id);  // releases the impl the probe held
+        gst_object_unref(pad);
+      }
+      id = 0;
+    };
+    remove("sink", encode_in_probe);
+    remove("src", encode_out_probe);
   }
 
   void watch_channel(GstWebRTCDataChannel* ch) {
@@ -201,6 +296,7 @@ struct gst_peer::impl : std::enable_shared_from_this<impl> {
       stopping = true;
     }
     if (pipeline) gst_element_set_state(pipeline, GST_STATE_NULL);
+    unmeter_encoder();
     if (webrtc) g_signal_handlers_disconnect_matched(webrtc, G_SIGNAL_MATCH_FUNC, 0, 0, nullptr, nullptr, nullptr);
     {
       std::lock_guard lock(channel_mutex);
@@ -248,6 +344,8 @@ gst_peer::gst_peer(const peer_options& options, peer_events events) : impl_(std:
     p.shutdown();
     throw std::runtime_error("pipeline: needs elements named webrtc, video and vpay");
   }
+
+  p.meter_encoder();
 
   GstBus* bus = gst_element_get_bus(p.pipeline);
   gst_bus_set_sync_handler(
@@ -504,5 +602,7 @@ void gst_peer::request_stats(std::function<void(peer_stats)> done) {
       req, [](gpointer d) { delete static_cast<request*>(d); });
   g_signal_emit_by_name(impl_->webrtc, "get-stats", nullptr, promise);
 }
+
+encode_stats gst_peer::encode_totals() const { return impl_->encode.totals(); }
 
 }  // namespace stream

@@ -45,6 +45,12 @@ struct peer_stats {
   std::uint64_t packets_lost = 0;
 };
 
+/// Frames the video encoder has finished since the peer was built, and the time they spent in it.
+struct encode_stats {
+  std::uint64_t frames = 0;
+  std::uint64_t total_us = 0;
+};
+
 class gst_peer {
  public:
   /// Builds the pipeline (READY) and applies the ICE settings; throws std::runtime_error with GStreamer's reason.
@@ -73,6 +79,8 @@ class gst_peer {
   void set_encoder_property(std::string_view name, int value);
   /// Asks webrtcbin for statistics; `done` runs on a GStreamer thread.
   void request_stats(std::function<void(peer_stats)> done);
+  /// Running totals of the video encoder's per-frame time (sink pad in to src pad out); any thread.
+  encode_stats encode_totals() const;
 
  private:
   struct impl;

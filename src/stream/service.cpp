@@ -51,6 +51,8 @@ struct counters {
   std::uint64_t viewers_started = 0;
   std::uint64_t frames = 0;
   std::uint64_t render_us = 0;
+  std::uint64_t encoded_frames = 0;  ///< frames out of the video encoders (closed viewers kept)
+  std::uint64_t encode_us = 0;       ///< time those frames spent in the encoder
   std::uint64_t chat_turns = 0;
   std::uint64_t mas_failures = 0;
   std::uint64_t bytes_sent = 0;      ///< sum over viewers of the latest outbound-rtp byte counts (closed ones kept)
@@ -119,14 +121,25 @@ class viewer : public std::enable_shared_from_this<viewer> {
 
   ~viewer() { close(); }
 
-  /// Stops the timers and the pipeline now, even while a conversation turn still holds this viewer.
+  /// Stops the timers and the pipeline now, even while a conversation turn still holds this viewer. The service
+  /// calls it when it lets a viewer go, so the last encoder totals land in the counters while they still exist.
   void close() {
     closed_ = true;
     frame_timer_.cancel();
     audio_timer_.cancel();
     stats_timer_.cancel();
     resend_timer_.cancel();
+    collect_encode_stats();
     peer_.reset();  // joins GStreamer's threads: no event arrives after this
+  }
+
+  /// Adds what the encoder finished since the last call to the service's counters.
+  void collect_encode_stats() {
+    if (!peer_) return;
+    const auto now = peer_->encode_totals();
+    ctx_.stats.encoded_frames += now.frames - last_encode_.frames;
+    ctx_.stats.encode_us += now.total_us - last_encode_.total_us;
+    last_encode_ = now;
   }
 
   const std::string& id() const { return id_; }
@@ -427,6 +440,7 @@ class viewer : public std::enable_shared_from_this<viewer> {
   int bitrate_kbps_;
   std::uint64_t last_bytes_ = 0;
   std::uint64_t last_lost_ = 0;
+  encode_stats last_encode_;  ///< the peer's totals already added to ctx_.stats
 };
 
 /// Routes signaling to viewers and answers /health and /metrics.
@@ -468,7 +482,9 @@ class service final : public net::http_handler {
         if (auto it = viewers_.find(e.connection_id); it != viewers_.end()) it->second->add_candidate(e.mline, e.candidate);
         break;
       case signal_event::kind::disconnect:
-        if (viewers_.erase(e.connection_id) > 0) {
+        if (auto it = viewers_.find(e.connection_id); it != viewers_.end()) {
+          it->second->close();  // a conversation turn in flight may hold it a while longer
+          viewers_.erase(it);
           core::log::event(*ctx_.log, spdlog::level::info, "viewer_left", {{"viewer", e.connection_id}});
           if (ctx_.cfg.is_private() && e.connection_id == ctx_.cfg.connection_id)
             ctx_.signaling->send_connect(ctx_.cfg.connection_id);  // be there when the page comes back
@@ -488,7 +504,7 @@ class service final : public net::http_handler {
     if (up && ctx_.cfg.is_private()) ctx_.signaling->send_connect(ctx_.cfg.connection_id);
   }
 
-  /// Drops viewers whose pipeline failed, and refreshes the fps gauge.
+  /// Drops viewers whose pipeline failed, refreshes the fps and bitrate gauges, and collects encoder totals.
   void start_sweep() {
     sweep_.expires_after(1s);
     sweep_.async_wait([this](const boost::system::error_code& ec) {
@@ -497,13 +513,17 @@ class service final : public net::http_handler {
         if (!v.second->failed()) return false;
         core::log::event(*ctx_.log, spdlog::level::warn, "viewer_dropped", {{"viewer", v.first}});
         ctx_.signaling->send_disconnect(v.first);
+        v.second->close();
         return true;
       });
       ctx_.stats.viewers = viewers_.size();
       ctx_.stats.fps = static_cast<double>(ctx_.stats.frames - last_frames_);
       last_frames_ = ctx_.stats.frames;
       int kbps = 0;
-      for (const auto& [id, v] : viewers_) kbps += v->bitrate_kbps();
+      for (const auto& [id, v] : viewers_) {
+        kbps += v->bitrate_kbps();
+        v->collect_encode_stats();
+      }
       ctx_.stats.bitrate_kbps = kbps;
       start_sweep();
     });
@@ -543,6 +563,9 @@ class service final : public net::http_handler {
       metric("sparc_stream_fps", "gauge", "Frames pushed in the last second, all viewers.", s.fps);
       metric("sparc_stream_render_seconds_total", "counter", "Time spent rendering frames.",
              static_cast<double>(s.render_us) / 1e6);
+      metric("sparc_stream_encoded_frames_total", "counter", "Frames out of the video encoder.", s.encoded_frames);
+      metric("sparc_stream_encode_seconds_total", "counter", "Time frames spent in the video encoder.",
+             static_cast<double>(s.encode_us) / 1e6);
       metric("sparc_stream_bitrate_kbps", "gauge", "Current encoder bitrate, summed over viewers.", s.bitrate_kbps);
       metric("sparc_stream_sent_bytes_total", "counter", "RTP bytes sent (outbound-rtp).", s.bytes_sent);
       metric("sparc_stream_packets_lost_total", "counter", "Packets the receivers reported lost.", s.packets_lost);
@@ -564,8 +587,9 @@ class service final : public net::http_handler {
 
  private:
   std::shared_ptr<viewer> replace(const std::string& id) {
+    if (auto it = viewers_.find(id); it != viewers_.end()) it->second->close();  // its pipeline stops here
     auto v = std::make_shared<viewer>(ctx_, id);
-    viewers_[id] = v;  // a previous viewer of this id is destroyed here (its pipeline stopped)
+    viewers_[id] = v;
     ++ctx_.stats.viewers_started;
     ctx_.stats.viewers = viewers_.size();
     core::log::event(*ctx_.log, spdlog::level::info, "viewer_joined", {{"viewer", id}});
