@@ -1,0 +1,257 @@
+#include "deploy/check.hpp"
+
+#include "deploy/probe.hpp"
+#include "net/ws_client.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <nlohmann/json.hpp>
+
+#include <random>
+#include <thread>
+
+namespace deploy {
+
+namespace asio = boost::asio;
+using json = nlohmann::json;
+using clock_type = std::chrono::steady_clock;
+using namespace std::chrono_literals;
+
+namespace {
+
+std::string random_id(std::string_view prefix) {
+  std::random_device rd;
+  std::uniform_int_distribution<std::uint32_t> d;
+  char buf[16];
+  std::snprintf(buf, sizeof buf, "%08x", d(rd));
+  return std::string(prefix) + buf;
+}
+
+/// The connection id and SDP of a signaling message, whichever envelope carries them.
+std::pair<std::string, std::string> id_and_sdp(const json& m) {
+  const json* d = m.contains("data") && m["data"].is_object() ? &m["data"] : &m;
+  // Relayed messages name the connection in "from"; acks and HTTP records carry "connectionId".
+  std::string id = d->value("connectionId", m.value("connectionId", m.value("from", std::string())));
+  std::string sdp = d->contains("sdp") && (*d)["sdp"].is_string() ? (*d)["sdp"].get<std::string>() : "";
+  return {id, sdp};
+}
+
+struct ws_outcome {
+  bool acked = false;
+  bool polite = true;
+  std::string got;   ///< "answer" or "offer" when the renderer spoke
+  std::string error;
+};
+
+/// Over WebSocket: connect with a fresh id, send a browser-like offer, and wait for a renderer's answer. In
+/// private mode with `claim` set, connect as the browser half of that pair and wait for the renderer's offer.
+ws_outcome signaling_round_trip(const check_target& t, const std::string& id, bool send_offer,
+                                std::chrono::milliseconds wait) {
+  ws_outcome out;
+  asio::io_context io;
+  net::ws_client ws(io.get_executor(), 64 * 1024, 7);
+  asio::steady_timer deadline(io);
+  auto run = [&]() -> asio::awaitable<void> {
+    boost::system::error_code ec;
+    const auto address = asio::ip::make_address(t.signal_host == "localhost" ? "127.0.0.1" : t.signal_host, ec);
+    if (ec) {
+      out.error = "signal host must be an IP address for this check";
+      deadline.cancel();
+      co_return;
+    }
+    const net::ws_url url{t.signal_host, std::to_string(t.signal_port), "/"};
+    if (auto e = co_await ws.open(net::tcp::endpoint(address, t.signal_port), url)) {
+      out.error = "WebSocket: " + e.message();
+      deadline.cancel();
+      co_return;
+    }
+    ws.send_text(json{{"type", "connect"}, {"connectionId", id}}.dump());
+    (void)co_await ws.run([&](std::string_view text) {
+      const auto m = json::parse(text, nullptr, false);
+      if (!m.is_object()) return;
+      const auto type = m.value("type", "");
+      if (type == "error") {
+        out.error = "server: " + m.value("message", text.substr(0, 200).data());
+        ws.close();
+        return;
+      }
+      const auto [mid, sdp] = id_and_sdp(m);
+      if (type == "connect" && mid == id) {
+        out.acked = true;
+        out.polite = m.value("polite", true);
+        if (send_offer) ws.send_text(json{{"type", "offer"}, {"from", id}, {"data", {{"connectionId", id}, {"sdp", probe_offer_sdp()}}}}.dump());
+        if (wait.count() == 0) ws.close();
+      } else if ((type == "answer" || type == "offer") && mid == id && !sdp.empty()) {
+        out.got = type;
+        ws.send_text(json{{"type", "disconnect"}, {"connectionId", id}}.dump());
+        ws.close();
+      }
+    });
+    deadline.cancel();
+  };
+  deadline.expires_after(wait + 3s);
+  deadline.async_wait([&](const boost::system::error_code& ec) {
+    if (!ec) ws.abort();
+  });
+  asio::co_spawn(io, run(), asio::detached);
+  io.run();
+  return out;
+}
+
+check_result timed(std::string name, const std::function<void(check_result&)>& body) {
+  check_result r;
+  r.name = std::move(name);
+  const auto t0 = clock_type::now();
+  body(r);
+  r.took = std::chrono::duration_cast<std::chrono::milliseconds>(clock_type::now() - t0);
+  return r;
+}
+
+void expect_health(check_result& r, const std::string& host, std::uint16_t port, const std::string& what,
+                   std::chrono::milliseconds timeout) {
+  const auto reply = http_get(host, port, "/health", timeout);
+  r.passed = reply.status == 200;
+  r.detail = reply.status ? "HTTP " + std::to_string(reply.status) + " from http://" + host + ":" + std::to_string(port) + "/health"
+                          : "no answer from " + host + ":" + std::to_string(port) + " (" + reply.error + ")";
+  if (reply.status == 200 && reply.body.size() < 160) r.detail += " " + reply.body;
+  if (!r.passed) r.fix = "is " + what + " running? `sparc status` and `sparc logs " + what + "`";
+}
+
+}  // namespace
+
+std::string probe_offer_sdp() {
+  // A browser's offer to receive video and audio and to open a data channel, with plausible ICE and DTLS values;
+  // the renderer answers it before any media could flow, which is all the check needs.
+  const std::string fp =
+      "sha-256 5A:7C:1E:92:3B:4D:6F:80:11:22:33:44:55:66:77:88:99:AA:BB:CC:DD:EE:FF:00:12:34:56:78:9A:BC:DE:F0";
+  const std::string ice = "a=ice-ufrag:sprc\r\na=ice-pwd:sparccheckpassword0123456\r\na=ice-options:trickle\r\n"
+                          "a=fingerprint:" + fp + "\r\na=setup:actpass\r\n";
+  return "v=0\r\no=- 7081316128402131361 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\na=group:BUNDLE 0 1 2\r\n"
+         "a=msid-semantic: WMS\r\n"
+         "m=video 9 UDP/TLS/RTP/SAVPF 102 96\r\nc=IN IP4 0.0.0.0\r\na=rtcp:9 IN IP4 0.0.0.0\r\n" + ice +
+         "a=mid:0\r\na=recvonly\r\na=rtcp-mux\r\na=rtcp-rsize\r\n"
+         "a=rtpmap:102 H264/90000\r\na=rtcp-fb:102 nack\r\na=rtcp-fb:102 nack pli\r\n"
+         "a=fmtp:102 level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f\r\n"
+         "a=rtpmap:96 VP8/90000\r\na=rtcp-fb:96 nack\r\na=rtcp-fb:96 nack pli\r\n"
+         "m=audio 9 UDP/TLS/RTP/SAVPF 111\r\nc=IN IP4 0.0.0.0\r\na=rtcp:9 IN IP4 0.0.0.0\r\n" + ice +
+         "a=mid:1\r\na=recvonly\r\na=rtcp-mux\r\na=rtpmap:111 opus/48000/2\r\na=fmtp:111 minptime=10;useinbandfec=1\r\n"
+         "m=application 9 UDP/DTLS/SCTP webrtc-datachannel\r\nc=IN IP4 0.0.0.0\r\n" + ice +
+         "a=mid:2\r\na=sctp-port:5000\r\na=max-message-size:262144\r\n";
+}
+
+check_target target_from(const stack& st) {
+  check_target t;
+  const auto& b = st.spec.bind;
+  const auto host = b == "0.0.0.0" || b == "::" || b.empty() ? "127.0.0.1" : b;
+  t.signal_host = t.mas_host = host;
+  t.signal_port = st.spec.signal.port;
+  t.signal_metrics_port = st.spec.signal.metrics_port;
+  t.mas_port = st.spec.mas.port;
+  for (const auto* r : st.by_role("renderer"))
+    if (r->health_port) t.renderer_health_ports.push_back(r->health_port);
+  t.renderers_expected = static_cast<int>(st.by_role("renderer").size());
+  return t;
+}
+
+std::vector<check_result> run_checks(const check_target& t, const std::function<void(const check_result&)>& each) {
+  std::vector<check_result> out;
+  const auto add = [&](check_result r) {
+    each(r);
+    out.push_back(std::move(r));
+  };
+
+  if (t.signal_metrics_port)
+    add(timed("signal health", [&](check_result& r) {
+      expect_health(r, t.signal_host, t.signal_metrics_port, "signal", t.timeout);
+    }));
+
+  json config;
+  add(timed("signal /config", [&](check_result& r) {
+    const auto reply = http_get(t.signal_host, t.signal_port, "/config", t.timeout);
+    config = json::parse(reply.body, nullptr, false);
+    r.passed = reply.status == 200 && config.is_object() && config.contains("useWebSocket");
+    if (r.passed) {
+      const auto servers = config.contains("iceServers") && config["iceServers"].is_array() ? config["iceServers"].size() : 0;
+      r.detail = std::string("transport ") + (config.value("useWebSocket", true) ? "websocket" : "http") + ", " +
+                 (config.value("startupMode", "public") == "private" ? "private" : "public") + " mode, " +
+                 std::to_string(servers) + " ICE server(s)";
+    } else {
+      r.detail = reply.status ? "HTTP " + std::to_string(reply.status) + ", not the expected JSON" : reply.error;
+      r.fix = "the page needs /config to pick its transport; is this sparc-signal?";
+    }
+  }));
+
+  add(timed("web client", [&](check_result& r) {
+    const auto reply = http_get(t.signal_host, t.signal_port, "/", t.timeout);
+    r.passed = reply.status == 200 && reply.body.find("<html") != std::string::npos;
+    r.detail = reply.status ? "HTTP " + std::to_string(reply.status) + ", " + std::to_string(reply.body.size()) + " bytes"
+                            : reply.error;
+    if (!r.passed) r.fix = "sparc-signal serves web/ at /; check its --web-root";
+  }));
+
+  add(timed("backend health", [&](check_result& r) { expect_health(r, t.mas_host, t.mas_port, "mas", t.timeout); }));
+
+  add(timed("chat turn", [&](check_result& r) {
+    const json body{{"session_id", random_id("sparc-check-")},
+                    {"user_message", "Hello, I am Dr. Lee. I would like to talk about the HPV vaccine today."},
+                    {"target_agent", "caregiver"}};
+    std::string target = "/v1/chat";
+    auto reply = http_exchange(t.mas_host, t.mas_port, "POST", target, body.dump(), "application/json", t.timeout);
+    const auto j = json::parse(reply.body, nullptr, false);
+    r.passed = reply.status == 200 && j.is_object() && !j.value("response_text", "").empty();
+    if (r.passed) {
+      r.detail = "the caregiver answered (" + std::to_string(j.value("response_text", "").size()) + " characters)";
+    } else {
+      r.detail = reply.status ? "HTTP " + std::to_string(reply.status) + " " + reply.body.substr(0, 160) : reply.error;
+      r.fix = reply.status == 401 ? "the backend requires an API key: pass --api-key-file"
+                                  : "see `sparc logs mas`";
+    }
+  }));
+
+  for (std::size_t i = 0; i < t.renderer_health_ports.size(); ++i)
+    add(timed("renderer-" + std::to_string(i + 1) + " health", [&](check_result& r) {
+      expect_health(r, t.signal_host, t.renderer_health_ports[i], "renderer-" + std::to_string(i + 1), t.timeout);
+    }));
+
+  const bool websocket = !config.is_object() || config.value("useWebSocket", true);
+  const bool private_mode = config.is_object() && config.value("startupMode", "public") == "private";
+  add(timed("signaling connect", [&](check_result& r) {
+    if (!websocket) {
+      r.skipped = true;
+      r.detail = "HTTP polling transport: covered by the renderer check below";
+      return;
+    }
+    const auto o = signaling_round_trip(t, random_id("sparc-check-"), false, 0ms);
+    r.passed = o.acked;
+    r.detail = o.acked ? "WebSocket connect acknowledged" : o.error;
+    if (!r.passed) r.fix = "the signaling WebSocket did not acknowledge; see `sparc logs signal`";
+  }));
+
+  add(timed("renderer answers", [&](check_result& r) {
+    if (t.renderers_expected == 0) {
+      r.skipped = true;
+      r.detail = "no renderer in this stack";
+      return;
+    }
+    if (!websocket) {
+      r.skipped = true;
+      r.detail = "the HTTP polling round trip is not checked yet; the renderer's /health above covers it";
+      return;
+    }
+    // Public mode: a fresh id and our offer. Private mode: the first renderer's id; the renderer offers to us.
+    const auto id = private_mode ? std::string("renderer-1") : random_id("sparc-check-");
+    const auto o = signaling_round_trip(t, id, !private_mode, std::chrono::milliseconds(private_mode ? 7000 : 5000));
+    r.passed = !o.got.empty();
+    r.detail = r.passed ? "a renderer sent its " + o.got + " over signaling"
+                        : (o.error.empty() ? "no renderer answered within the deadline" : o.error);
+    if (!r.passed) r.fix = "is a renderer connected to the signaling server? `sparc logs renderer-1`";
+  }));
+
+  return out;
+}
+
+}  // namespace deploy
