@@ -4,10 +4,11 @@
 # generators share the machine's cores on purpose (no taskset): the targets are stated for that setup. Each
 # scenario gets a freshly started server. Takes about a minute per server (two for sparc-stream) after the build.
 #
-# Usage: bench/run.sh [--only signal|mas|stream]
+# Usage: bench/run.sh [--only signal|mas|stream|sparc]
 #   --only signal   only sparc-signal; the other sections of docs/benchmarks.md are kept as they are
 #   --only mas      only sparc-mas (the "## sparc-mas" section); the others are kept as they are
-#   --only stream   only sparc-stream (the "## sparc-stream" section, last); the others are kept as they are
+#   --only stream   only sparc-stream (the "## sparc-stream" section); the others are kept as they are
+#   --only sparc    only the sparc CLI (the "## sparc" section, last); the others are kept as they are
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -23,8 +24,8 @@ while [[ $# -gt 0 ]]; do
   esac
 done
 case $only in
-  "" | signal | mas | stream) ;;
-  *) echo "run.sh: --only takes signal, mas or stream" >&2; exit 2 ;;
+  "" | signal | mas | stream | sparc) ;;
+  *) echo "run.sh: --only takes signal, mas, stream or sparc" >&2; exit 2 ;;
 esac
 # want PART: true when PART (signal, mas, stream) runs this time.
 want() { [[ -z $only || $only == "$1" ]]; }
@@ -36,6 +37,7 @@ if want stream; then
   if ! want signal; then targets+=(sparc-signal); fi
   targets+=(sparc-stream)
 fi
+if want sparc; then targets+=(sparc sparc-signal sparc-mas sparc-stream); fi
 cmake --preset release >/dev/null
 cmake --build build/release --target "${targets[@]}"
 
@@ -114,6 +116,7 @@ EOF
 if want signal; then source bench/signal.sh; fi
 if want mas; then source bench/mas.sh; fi
 if want stream; then source bench/stream.sh; fi
+if want sparc; then source bench/sparc.sh; fi
 
 # ---- docs/benchmarks.md: the parts not run this time are kept from the current file ----------------------------
 
@@ -122,10 +125,11 @@ if want stream; then source bench/stream.sh; fi
 current_part() {
   [[ -f $doc ]] || return 0
   awk -v want="$1" '$0 == "## sparc-mas" { part = "mas" } $0 == "## sparc-stream" { part = "stream" }
+    $0 == "## sparc" { part = "sparc" }
     (part == "" ? "signal" : part) == want' "$doc"
 }
 parts=()
-for part in signal mas stream; do
+for part in signal mas stream sparc; do
   if want "$part"; then text=$(cat "$work/$part.md"); else text=$(current_part "$part"); fi
   if [[ -n $text ]]; then parts+=("$text"); fi
 done

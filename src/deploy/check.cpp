@@ -1,6 +1,7 @@
 #include "deploy/check.hpp"
 
 #include "deploy/probe.hpp"
+#include "deploy/turn_probe.hpp"
 #include "net/ws_client.hpp"
 
 #include <boost/asio/as_tuple.hpp>
@@ -27,7 +28,7 @@ std::string random_id(std::string_view prefix) {
   std::random_device rd;
   std::uniform_int_distribution<std::uint32_t> d;
   char buf[16];
-  std::snprintf(buf, sizeof buf, "%08x", d(rd));
+  (void)std::snprintf(buf, sizeof buf, "%08x", d(rd));
   return std::string(prefix) + buf;
 }
 
@@ -53,7 +54,7 @@ ws_outcome signaling_round_trip(const check_target& t, const std::string& id, bo
                                 std::chrono::milliseconds wait) {
   ws_outcome out;
   asio::io_context io;
-  net::ws_client ws(io.get_executor(), 64 * 1024, 7);
+  net::ws_client ws(io.get_executor(), std::size_t{64} * 1024, 7);
   asio::steady_timer deadline(io);
   auto run = [&]() -> asio::awaitable<void> {
     boost::system::error_code ec;
@@ -183,6 +184,38 @@ std::vector<check_result> run_checks(const check_target& t, const std::function<
       r.detail = reply.status ? "HTTP " + std::to_string(reply.status) + ", not the expected JSON" : reply.error;
       r.fix = "the page needs /config to pick its transport; is this sparc-signal?";
     }
+  }));
+
+  add(timed("TURN allocation", [&](check_result& r) {
+    // The credentials sparc-signal mints for browsers must open a relay on the TURN server it names.
+    const json* turn = nullptr;
+    std::string url;
+    if (config.is_object() && config.contains("iceServers") && config["iceServers"].is_array())
+      for (const auto& s : config["iceServers"]) {
+        if (!s.is_object() || !s.contains("username") || !s.contains("credential")) continue;
+        const auto& urls = s["urls"];
+        for (const auto& u : urls.is_array() ? urls : json::array({urls}))
+          if (u.is_string() && u.get<std::string>().starts_with("turn:") && !turn) {
+            turn = &s;
+            url = u.get<std::string>();
+          }
+      }
+    if (!turn) {
+      r.skipped = true;
+      r.detail = "no TURN server with credentials in /config";
+      return;
+    }
+    std::string host;
+    std::uint16_t port = 0;
+    if (!parse_turn_url(url, host, port)) {
+      r.detail = "cannot read the TURN URL " + url;
+      r.fix = "sparc-signal's --turn-url must look like turn:host:3478?transport=udp";
+      return;
+    }
+    const auto a = turn_allocate(host, port, turn->value("username", ""), turn->value("credential", ""), t.timeout);
+    r.passed = a.allocated;
+    r.detail = a.allocated ? "relay " + a.relayed + " from " + url + " with minted credentials" : url + ": " + a.error;
+    if (!r.passed) r.fix = "is coturn running and reachable at " + host + "? `sparc logs coturn`";
   }));
 
   add(timed("web client", [&](check_result& r) {

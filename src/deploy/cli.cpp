@@ -1,6 +1,7 @@
 #include "deploy/cli.hpp"
 
 #include "deploy/check.hpp"
+#include "deploy/render.hpp"
 #include "deploy/runner.hpp"
 #include "deploy/validate.hpp"
 
@@ -130,6 +131,44 @@ int run_cli(int argc, char** argv) {
     code = lint(*l.spec, false) ? 0 : 1;
   });
 
+  auto* render_cmd = app.add_subcommand("render", "Write the deployment artifacts for a target (containerfiles, pod, "
+                                                  "kube, quadlet, apptainer, slurm, coturn, or all) into a folder");
+  std::string target = "all";
+  std::string out_dir = "deploy";
+  std::vector<std::string> target_names{"all"};
+  for (const auto& t : render_targets()) target_names.push_back(t);
+  render_cmd->add_option("-t,--target", target, "What to render")->check(CLI::IsMember(target_names))->capture_default_str();
+  render_cmd->add_option("-o,--output", out_dir, "Folder to write into (created; files in it are replaced)")
+      ->capture_default_str();
+  render_cmd->callback([&] {
+    auto l = load(file, file_opt->count() > 0);
+    if (!l.spec) {
+      code = l.exit_code;
+      return;
+    }
+    if (!lint(*l.spec, true)) {
+      err("sparc: fix the errors above first");
+      code = 2;
+      return;
+    }
+    const auto t0 = std::chrono::steady_clock::now();
+    const auto files = render(build_stack(*l.spec), target);
+    const auto took = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0);
+    const fs::path root(out_dir);
+    for (const auto& f : files) {
+      const auto path = root / f.path;
+      fs::create_directories(path.parent_path());
+      std::ofstream(path, std::ios::binary | std::ios::trunc) << f.content;
+      if (f.executable)
+        fs::permissions(path, fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec |
+                                  fs::perms::others_read | fs::perms::others_exec,
+                        fs::perm_options::replace);
+      say("  wrote " + path.string());
+    }
+    say("Rendered " + std::to_string(files.size()) + " file(s) for '" + target + "' into " + root.string() + " in " +
+        std::to_string(took.count() / 1000) + "." + std::to_string(took.count() % 1000 / 100) + " ms");
+  });
+
   auto* up_cmd = app.add_subcommand("up", "Start the stack as local processes, in dependency order, each healthy "
                                           "before the next; restarts crashed services; Ctrl-C stops everything");
   std::string runtime = "process";
@@ -209,28 +248,28 @@ int run_cli(int argc, char** argv) {
       code = l.exit_code;
       return;
     }
-    auto target = target_from(build_stack(*l.spec));
-    target.timeout = std::chrono::milliseconds(timeout_ms);
-    if (!url.empty() && !split_url(url, target.signal_host, target.signal_port)) {
+    auto probe = target_from(build_stack(*l.spec));
+    probe.timeout = std::chrono::milliseconds(timeout_ms);
+    if (!url.empty() && !split_url(url, probe.signal_host, probe.signal_port)) {
       err("sparc: --url must look like http://host:port");
       code = 2;
       return;
     }
     if (!url.empty()) {  // another machine's stack: its renderers and metrics port are checked through signaling
-      target.renderer_health_ports.clear();
-      target.signal_metrics_port = 0;
+      probe.renderer_health_ports.clear();
+      probe.signal_metrics_port = 0;
     }
-    if (!mas_url.empty() && !split_url(mas_url, target.mas_host, target.mas_port)) {
+    if (!mas_url.empty() && !split_url(mas_url, probe.mas_host, probe.mas_port)) {
       err("sparc: --mas-url must look like http://host:port");
       code = 2;
       return;
     }
-    say("Checking the stack at http://" + target.signal_host + ":" + std::to_string(target.signal_port) + "/");
+    say("Checking the stack at http://" + probe.signal_host + ":" + std::to_string(probe.signal_port) + "/");
     int failed = 0;
     const auto t0 = std::chrono::steady_clock::now();
-    run_checks(target, [&](const check_result& r) {
+    run_checks(probe, [&](const check_result& r) {
       char line[640];
-      std::snprintf(line, sizeof line, "  %-4s %-22s %6lld ms  %s", r.skipped ? "skip" : r.passed ? "ok" : "FAIL",
+      (void)std::snprintf(line, sizeof line, "  %-4s %-22s %6lld ms  %s", r.skipped ? "skip" : r.passed ? "ok" : "FAIL",
                     r.name.c_str(), static_cast<long long>(r.took.count()), r.detail.c_str());
       say(line);
       if (!r.passed && !r.skipped) {

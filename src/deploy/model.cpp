@@ -150,6 +150,10 @@ stack build_stack(const stack_spec& spec) {
                 "--bind", bind, "--port", port_text(health), "--ice-ports", udp_range,
                 "--persona", r.persona, "--codec", r.codec, "--width", std::to_string(r.width),
                 "--height", std::to_string(r.height), "--fps", std::to_string(r.fps)};
+      if (!r.mas_api_key_file.empty()) {
+        s.secrets["mas_api_key"] = r.mas_api_key_file;
+        s.args.insert(s.args.end(), {"--mas-api-key-file", "{secret:mas_api_key}"});
+      }
       if (!spec.webrtc.ice_bind.empty()) s.args.insert(s.args.end(), {"--ice-bind", spec.webrtc.ice_bind});
       if (spec.coturn.enabled) s.args.emplace_back("--ice-from-signal");
       if (spec.signal.mode == "private") s.args.insert(s.args.end(), {"--mode", "private", "--connection-id", s.name});

@@ -152,7 +152,7 @@ http_reply http_exchange(const std::string& host, std::uint16_t port, std::strin
     sent += static_cast<std::size_t>(n);
   }
   std::string in;
-  const std::size_t cap = max_body + 64 * 1024;
+  const std::size_t cap = max_body + std::size_t{64} * 1024;
   char buf[16384];
   while (in.size() < cap) {
     if (!wait_for(fd.get(), POLLIN, deadline)) {

@@ -46,7 +46,7 @@ std::string now_text() {
   std::tm tm{};
   ::gmtime_r(&t, &tm);
   char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  if (std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0) return "?";
   return buf;
 }
 
@@ -99,7 +99,7 @@ std::string tail_lines(const fs::path& file, int lines) {
   if (!in) return {};
   in.seekg(0, std::ios::end);
   const auto size = static_cast<long long>(in.tellg());
-  const auto from = std::max<long long>(0, size - 256 * 1024);
+  const auto from = std::max<long long>(0, size - 256LL * 1024);
   in.seekg(from);
   std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   std::size_t pos = text.size();
@@ -386,12 +386,14 @@ class supervisor {
     env_text.reserve(env.size());
     for (const auto& [k, v] : env) env_text.push_back(k + "=" + v);
     std::vector<char*> envp;
+    envp.reserve(env_text.size() + 1);
     for (auto& e : env_text) envp.push_back(e.data());
     envp.push_back(nullptr);
     std::vector<char*> argv;
     for (auto& a : p.argv) argv.push_back(a.data());
     argv.push_back(nullptr);
     const auto parent = ::getpid();
+    const std::string work_dir = data_dir(s).string();  // nothing is allocated between fork and exec
     const pid_t pid = ::fork();
     if (pid < 0) {
       ::close(log_fd);
@@ -403,16 +405,16 @@ class supervisor {
       ::setpgid(0, 0);
       ::prctl(PR_SET_PDEATHSIG, SIGTERM);
       if (::getppid() != parent) ::_exit(127);
-      ::signal(SIGINT, SIG_DFL);
-      ::signal(SIGTERM, SIG_DFL);
-      ::signal(SIGPIPE, SIG_DFL);
+      (void)::signal(SIGINT, SIG_DFL);
+      (void)::signal(SIGTERM, SIG_DFL);
+      (void)::signal(SIGPIPE, SIG_DFL);
       const int null_fd = ::open("/dev/null", O_RDONLY);
       ::dup2(null_fd, 0);
       ::dup2(log_fd, 1);
       ::dup2(log_fd, 2);
-      if (::chdir(data_dir(s).c_str()) != 0) ::_exit(126);
+      if (::chdir(work_dir.c_str()) != 0) ::_exit(126);
       ::execve(argv[0], argv.data(), envp.data());
-      const std::string msg = std::string("sparc: cannot run ") + argv[0] + ": " + std::strerror(errno) + "\n";
+      constexpr std::string_view msg = "sparc: exec failed\n";
       (void)!::write(2, msg.data(), msg.size());
       ::_exit(127);
     }
@@ -528,7 +530,7 @@ int up(const stack& st, const runner_options& opt) {
   ::sigaction(SIGINT, &sa, nullptr);
   ::sigaction(SIGTERM, &sa, nullptr);
   ::sigaction(SIGHUP, &sa, nullptr);
-  std::signal(SIGPIPE, SIG_IGN);
+  (void)std::signal(SIGPIPE, SIG_IGN);
   write_atomically(pid_file(opt.state_dir), std::to_string(::getpid()) + "\n");
 
   const auto t0 = clock_type::now();
@@ -628,7 +630,7 @@ int status(const fs::path& state_dir, bool as_json, const std::function<void(con
   say("  SERVICE       STATE        PID      RESTARTS  HEALTH");
   for (const auto& s : state["services"]) {
     char line[512];
-    std::snprintf(line, sizeof line, "  %-13s %-12s %-8d %-9d %s %s", s.value("name", "").c_str(),
+    (void)std::snprintf(line, sizeof line, "  %-13s %-12s %-8d %-9d %s %s", s.value("name", "").c_str(),
                   s.value("state", "").c_str(), s.value("pid", -1), s.value("restarts", 0),
                   s["healthy_now"].get<bool>() ? "ok  " : "FAIL", s.value("health", "").c_str());
     say(line);

@@ -160,6 +160,7 @@ parse_result parse_spec(std::string_view text, std::string_view file) {
 
   const auto section = [&](std::string_view name, keys_t keys, std::map<std::string, source_pos>* where) {
     return [&r, name = std::string(name), keys = std::move(keys), where](const toml::node& n) {
+      if (where) (*where)[""] = pos_of(n);  // findings about a key left out point at the table
       if (const auto* t = n.as_table()) r.read(*t, name, keys, where);
       else r.fail(n, "[" + name + "] must be a table");
     };
@@ -188,6 +189,7 @@ parse_result parse_spec(std::string_view text, std::string_view file) {
                   {"unity_build", r.text(rd.unity_build)},
                   {"unity_executable", r.text(rd.unity_executable)},
                   {"unity_args", r.text_list(rd.unity_args)},
+                  {"mas_api_key_file", r.text(rd.mas_api_key_file)},
                   {"persona", r.text(rd.persona)},
                   {"codec", r.one_of(rd.codec, {"h264", "openh264", "vp8"})},
                   {"width", r.number(rd.width, 160, 3840)},
@@ -287,6 +289,7 @@ kind = "reference"             # reference (sparc-stream) | unity (your Unity Li
 instances = 1
 health_port = 8090             # reference renderer's /health; further instances count up
 persona = "anne-palmer"        # anne-palmer | maya-pena
+mas_api_key_file = ""          # a file with the one key the renderer sends when [mas] api_keys_file is set
 codec = "h264"                 # h264 | openh264 | vp8
 width = 1280
 height = 720

@@ -27,7 +27,7 @@ struct service_common {
   std::string restart = "on-failure";          ///< no | on-failure | always
   int gpus = 0;                                ///< GPUs the service needs (0: none)
   std::string health = "/health";              ///< HTTP path probed for readiness ("" : none)
-  std::map<std::string, source_pos> where;     ///< key -> position, for findings that point into the file
+  std::map<std::string, source_pos> where;     ///< key -> position ("" : the table header), for findings
 };
 
 struct signal_spec : service_common {
@@ -51,6 +51,7 @@ struct renderer_spec : service_common {
   std::string unity_build;            ///< unity: folder holding the player build
   std::string unity_executable;       ///< unity: the player binary inside it
   std::vector<std::string> unity_args;  ///< extra player flags (validate rejects ones that stop rendering)
+  std::string mas_api_key_file;       ///< reference: the key it sends to sparc-mas when the backend requires keys
   std::string persona = "anne-palmer";
   std::string codec = "h264";
   int width = 1280;
@@ -75,7 +76,7 @@ struct coturn_spec : service_common {
 };
 
 struct riva_spec : service_common {
-  riva_spec() { enabled = false; health.clear(); }
+  riva_spec() { enabled = false; health.clear(); gpus = 1; }
   std::uint16_t port = 50051;       ///< gRPC
   std::uint16_t http_port = 8009;   ///< Riva's HTTP API
   std::uint16_t triton_http = 8000;  ///< the Triton server inside the Riva image listens on these too
@@ -84,7 +85,7 @@ struct riva_spec : service_common {
 };
 
 struct llm_spec : service_common {
-  llm_spec() { enabled = false; health = "/v1/models"; }
+  llm_spec() { enabled = false; health = "/v1/models"; gpus = 1; }
   std::uint16_t port = 8100;
   std::string base_url;  ///< an external OpenAI-compatible server; empty with enabled: the one run here
   std::string model;

@@ -13,6 +13,7 @@ namespace {
 
 source_pos at(const std::map<std::string, source_pos>& where, const std::string& key) {
   auto it = where.find(key);
+  if (it == where.end()) it = where.find("");  // the key was left out: its table
   return it == where.end() ? source_pos{} : it->second;
 }
 
@@ -218,6 +219,10 @@ struct linter {
     if (s.mas.profile == "production" && s.mas.api_keys_file.empty())
       error("mas-open", at(s.mas.where, "profile"), "the production profile requires [mas] api_keys_file",
             "set api_keys_file");
+    if (!s.mas.api_keys_file.empty() && s.renderer.kind == "reference" && s.renderer.mas_api_key_file.empty())
+      error("renderer-key-missing", at(s.renderer.where, "kind"),
+            "sparc-mas requires API keys but the renderer has no mas_api_key_file: every chat turn would get 401",
+            "set [renderer] mas_api_key_file to a file holding one of the keys");
     if (s.llm.enabled && s.llm.model.empty())
       error("llm-model-missing", at(s.llm.where, "enabled"), "[llm] is enabled without a model", "set [llm] model");
   }

@@ -103,3 +103,15 @@ TEST(validate, slurm_time_formats) {
 
 }  // namespace
 }  // namespace deploy
+
+namespace deploy {
+namespace {
+
+TEST(validate, a_backend_with_keys_needs_a_key_for_the_renderer) {
+  EXPECT_TRUE(has(validate(parsed("[mas]\napi_keys_file = \"keys\"\n")), "renderer-key-missing"));
+  EXPECT_FALSE(has(validate(parsed("[mas]\napi_keys_file = \"keys\"\n[renderer]\nmas_api_key_file = \"k\"\n")),
+                   "renderer-key-missing"));
+}
+
+}  // namespace
+}  // namespace deploy

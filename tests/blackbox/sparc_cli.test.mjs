@@ -158,3 +158,23 @@ test('up refuses, changing nothing, when a port is taken or a program is missing
   assert.match(unity.out, /renderer-1: cannot find the program '\/nonexistent\/Player\.x86_64'/);
   assert.equal(sparc(dir, ['status']).code, 3);
 });
+
+test('with coturn in the spec, up starts it first and check allocates a relay with the minted credentials',
+  { timeout: 90000, skip: !existsSync('/usr/bin/turnserver') && 'coturn is not installed (scripts/test.sh installs it)' },
+  async () => {
+    const [turn] = await freePorts(1);
+    const { dir } = await specDir(`[coturn]\nenabled = true\nport = ${turn}\nsecret_file = "turn.secret"\n`);
+    writeFileSync(join(dir, 'turn.secret'), 'a-test-secret\n', { mode: 0o600 });
+    const up = sparc(dir, ['up', '--detach']);
+    try {
+      assert.equal(up.code, 0, up.all);
+      assert.match(up.out, /✔ coturn .*healthy[\s\S]*✔ mas/);
+      const conf = readFileSync(join(dir, 'state', 'data', 'coturn', 'turnserver.conf'), 'utf8');
+      assert.match(conf, new RegExp(`listening-port=${turn}`));
+      const check = sparc(dir, ['check']);
+      assert.equal(check.code, 0, check.all);
+      assert.match(check.out, /ok\s+TURN allocation\s+\d+ ms\s+relay 127\.0\.0\.1:\d+ from turn:127\.0\.0\.1/);
+    } finally {
+      assert.equal(sparc(dir, ['down']).code, 0);
+    }
+  });

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Builds the images of stack 'sparc-hpg' with podman.
+# Rendered by `sparc render` from hiper.toml: change the spec and render again.
+# Run it from the repository root, the build context:
+#   DIR/containerfiles/build.sh                  compile in the builder stage
+#   DIR/containerfiles/build.sh --prebuilt       copy build/release binaries (cmake --preset release first)
+#   DIR/containerfiles/build.sh mas signal       only these targets
+# BUILDER_IMAGE, RUNTIME_IMAGE, BIN_DIR in the environment become build arguments; PODMAN_BUILD_OPTS adds
+# options, e.g. "--pull=never --network=none" with local base images.
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+file=$here/Containerfile
+if [[ ${1:-} == --prebuilt ]]; then
+  file=$here/Containerfile.prebuilt
+  shift
+fi
+opts=(--format docker -f "$file" --ignorefile "$here/.containerignore")
+for arg in BUILDER_IMAGE RUNTIME_IMAGE BIN_DIR; do
+  if [[ -n ${!arg:-} ]]; then opts+=(--build-arg "$arg=${!arg}"); fi
+done
+read -r -a extra <<<"${PODMAN_BUILD_OPTS:-}"
+
+build() {  # TARGET TAG [CONTEXT]
+  echo "sparc: building $2 (--target $1)"
+  podman build "${opts[@]}" "${extra[@]}" --target "$1" -t "$2" "${3:-.}"
+}
+
+targets=("$@")
+if ((${#targets[@]} == 0)); then targets=(mas signal stream); fi
+for target in "${targets[@]}"; do
+  case $target in
+    mas) build mas localhost/sparc-mas:latest ;;
+    signal) build signal localhost/sparc-signal:latest ;;
+    stream) build stream localhost/sparc-stream:latest ;;
+    *) echo "sparc: unknown target $target" >&2; exit 2 ;;
+  esac
+done
