@@ -3,6 +3,7 @@
 #include "deploy/check.hpp"
 #include "deploy/render.hpp"
 #include "deploy/runner.hpp"
+#include "deploy/tools.hpp"
 #include "deploy/validate.hpp"
 
 #include <CLI/CLI.hpp>
@@ -75,6 +76,19 @@ bool lint(const stack_spec& spec, bool quiet_when_clean) {
 fs::path state_dir_of(const loaded& l) {
   const fs::path p(l.spec->state_dir);
   return p.is_absolute() ? p : l.dir / p;
+}
+
+tool_context tools_of(const loaded& l, const std::string& context_dir) {
+  tool_context t;
+  t.state_dir = state_dir_of(l);
+  t.source_dir = context_dir.empty() ? fs::path(SPARC_SOURCE_DIR) : fs::path(context_dir);
+  if (!fs::exists(t.source_dir / "CMakePresets.json")) t.source_dir = fs::current_path();
+  std::error_code ec;
+  // build/<preset>/apps/sparc/sparc: the build folder holding the binaries a --prebuilt image copies.
+  const auto self = fs::read_symlink("/proc/self/exe", ec);
+  if (!ec) t.bin_dir = self.parent_path().parent_path().parent_path();
+  t.say = say;
+  return t;
 }
 
 /// host and port of "http://host:port[/...]" (or "host:port").
@@ -169,14 +183,16 @@ int run_cli(int argc, char** argv) {
         std::to_string(took.count() / 1000) + "." + std::to_string(took.count() % 1000 / 100) + " ms");
   });
 
-  auto* up_cmd = app.add_subcommand("up", "Start the stack as local processes, in dependency order, each healthy "
-                                          "before the next; restarts crashed services; Ctrl-C stops everything");
+  auto* up_cmd = app.add_subcommand("up", "Start the stack, each service healthy before the next: local processes "
+                                          "that are restarted when they crash (Ctrl-C stops everything), or with "
+                                          "--runtime podman the rendered pod");
   std::string runtime = "process";
   bool detach = false;
   std::string bin_dir;
   int health_timeout = 30;
-  up_cmd->add_option("--runtime", runtime, "How to run it (process: local processes, no containers)")
-      ->check(CLI::IsMember({"process"}))
+  up_cmd->add_option("--runtime", runtime,
+                     "process: local processes, no containers; podman: the rendered pod (images from `sparc build`)")
+      ->check(CLI::IsMember({"process", "podman"}))
       ->capture_default_str();
   up_cmd->add_flag("-d,--detach", detach, "Return once healthy; a background supervisor keeps it running");
   up_cmd->add_option("--bin-dir", bin_dir, "Where the sparc-* binaries are (default: next to sparc, then PATH)")
@@ -195,6 +211,11 @@ int run_cli(int argc, char** argv) {
       code = 2;
       return;
     }
+    if (runtime == "podman") {
+      fs::create_directories(state_dir_of(l));
+      code = podman_up(build_stack(*l.spec), tools_of(l, ""));
+      return;
+    }
     runner_options opt;
     opt.state_dir = state_dir_of(l);
     opt.spec_dir = l.dir;
@@ -205,10 +226,15 @@ int run_cli(int argc, char** argv) {
     code = up(build_stack(*l.spec), opt);
   });
 
-  auto* down_cmd = app.add_subcommand("down", "Stop a stack started with `sparc up`");
+  auto* down_cmd = app.add_subcommand("down", "Stop a stack started with `sparc up` (either runtime)");
   down_cmd->callback([&] {
     auto l = load(file, file_opt->count() > 0);
-    code = l.spec ? down(state_dir_of(l), std::chrono::seconds(30), say) : l.exit_code;
+    if (!l.spec) {
+      code = l.exit_code;
+      return;
+    }
+    code = recorded_runtime(state_dir_of(l)) == "podman" ? podman_down(build_stack(*l.spec), tools_of(l, ""))
+                                                         : down(state_dir_of(l), std::chrono::seconds(30), say);
   });
 
   auto* status_cmd = app.add_subcommand("status", "Each service's state, pid, restarts and health (exit 0 when all "
@@ -217,7 +243,12 @@ int run_cli(int argc, char** argv) {
   status_cmd->add_flag("--json", as_json, "Machine-readable output");
   status_cmd->callback([&] {
     auto l = load(file, file_opt->count() > 0);
-    code = l.spec ? status(state_dir_of(l), as_json, say) : l.exit_code;
+    if (!l.spec) {
+      code = l.exit_code;
+      return;
+    }
+    code = recorded_runtime(state_dir_of(l)) == "podman" ? podman_status(build_stack(*l.spec), tools_of(l, ""))
+                                                         : status(state_dir_of(l), as_json, say);
   });
 
   auto* logs_cmd = app.add_subcommand("logs", "A service's log (signal, mas, renderer-1, coturn, or sparc for the "
@@ -230,8 +261,55 @@ int run_cli(int argc, char** argv) {
   logs_cmd->add_flag("-f,--follow", follow, "Keep printing what is appended (Ctrl-C ends)");
   logs_cmd->callback([&] {
     auto l = load(file, file_opt->count() > 0);
-    code = l.spec ? logs(state_dir_of(l), service, lines, follow, say) : l.exit_code;
+    if (!l.spec) {
+      code = l.exit_code;
+      return;
+    }
+    code = recorded_runtime(state_dir_of(l)) == "podman"
+               ? podman_logs(build_stack(*l.spec), tools_of(l, ""), service, lines, follow)
+               : logs(state_dir_of(l), service, lines, follow, say);
   });
+
+  auto* build_cmd = app.add_subcommand("build", "Build the stack's images with podman from the rendered Containerfile");
+  bool prebuilt = false;
+  std::string context_dir;
+  std::vector<std::string> image_targets;
+  build_cmd->add_flag("--prebuilt", prebuilt, "Package the binaries already built here (cmake --preset release) "
+                                              "instead of compiling in the builder stage");
+  build_cmd->add_option("--context", context_dir, "The SPARC source tree (the build context; default: this build's)");
+  build_cmd->add_option("images", image_targets, "Only these images (mas, signal, stream)");
+  build_cmd->callback([&] {
+    auto l = load(file, file_opt->count() > 0);
+    code = l.spec ? build_images(build_stack(*l.spec), tools_of(l, context_dir), prebuilt, image_targets) : l.exit_code;
+  });
+
+  auto* sif_cmd = app.add_subcommand("sif", "Build Apptainer SIFs from the images (podman save, then apptainer build; "
+                                            "where apptainer is missing, the archives to build them elsewhere)");
+  sif_cmd->callback([&] {
+    auto l = load(file, file_opt->count() > 0);
+    code = l.spec ? build_sifs(build_stack(*l.spec), tools_of(l, "")) : l.exit_code;
+  });
+
+  auto* slurm_cmd = app.add_subcommand("slurm", "Submit, follow or cancel the stack's SLURM jobs (backend job and "
+                                                "render array)");
+  slurm_cmd->require_subcommand(1);
+  for (const auto* action : {"submit", "status", "cancel"}) {
+    auto* sub = slurm_cmd->add_subcommand(action, std::string(action) == "submit"  ? "sbatch the backend job and the render array"
+                                                  : std::string(action) == "status" ? "squeue the jobs submitted from here"
+                                                                                    : "scancel the jobs submitted from here");
+    sub->callback([&, name = std::string(action)] {
+      auto l = load(file, file_opt->count() > 0);
+      if (!l.spec) {
+        code = l.exit_code;
+        return;
+      }
+      fs::create_directories(state_dir_of(l));
+      const auto ctx = tools_of(l, "");
+      code = name == "submit" ? slurm_submit(build_stack(*l.spec), ctx)
+             : name == "status" ? slurm_status(ctx)
+                                : slurm_cancel(ctx);
+    });
+  }
 
   auto* check_cmd = app.add_subcommand("check", "Prove a running stack works end to end: health of every service, "
                                                 "/config, the web client, a chat turn, a signaling connect and a "

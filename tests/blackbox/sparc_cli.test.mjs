@@ -178,3 +178,16 @@ test('with coturn in the spec, up starts it first and check allocates a relay wi
       assert.equal(sparc(dir, ['down']).code, 0);
     }
   });
+
+test('the tool commands say what is missing instead of failing obscurely', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'sparc-cli-'));
+  const st = sparc(dir, ['slurm', 'status']);
+  assert.equal(st.code, 3, st.all);
+  assert.match(st.out, /SLURM \(squeue\) is not installed here|No jobs submitted from/);
+  const cancel = sparc(dir, ['slurm', 'cancel']);
+  assert.equal(cancel.code, 3, cancel.all);
+  const build = sparc(dir, ['build', '--context', dir]);
+  assert.ok(build.code === 2 || build.code === 3, build.all);
+  assert.match(build.out, /is not the SPARC source tree|podman is not installed here/);
+  assert.equal(sparc(dir, ['slurm']).code, 106, 'a subcommand is required');
+});
