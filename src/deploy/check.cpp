@@ -8,6 +8,7 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <nlohmann/json.hpp>
@@ -57,15 +58,17 @@ ws_outcome signaling_round_trip(const check_target& t, const std::string& id, bo
   net::ws_client ws(io.get_executor(), std::size_t{64} * 1024, 7);
   asio::steady_timer deadline(io);
   auto run = [&]() -> asio::awaitable<void> {
-    boost::system::error_code ec;
-    const auto address = asio::ip::make_address(t.signal_host == "localhost" ? "127.0.0.1" : t.signal_host, ec);
-    if (ec) {
-      out.error = "signal host must be an IP address for this check";
+    // A node name (what a SLURM job's backend.env holds) is resolved; the first address is used.
+    asio::ip::tcp::resolver resolver(io);
+    auto [rec, endpoints] = co_await resolver.async_resolve(t.signal_host, std::to_string(t.signal_port),
+                                                            asio::as_tuple(asio::use_awaitable));
+    if (rec || endpoints.empty()) {
+      out.error = "cannot resolve " + t.signal_host + ": " + rec.message();
       deadline.cancel();
       co_return;
     }
     const net::ws_url url{t.signal_host, std::to_string(t.signal_port), "/"};
-    if (auto e = co_await ws.open(net::tcp::endpoint(address, t.signal_port), url)) {
+    if (auto e = co_await ws.open(endpoints.begin()->endpoint(), url)) {
       out.error = "WebSocket: " + e.message();
       deadline.cancel();
       co_return;

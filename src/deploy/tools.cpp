@@ -125,7 +125,7 @@ int run_tool(const std::vector<std::string>& argv, const fs::path& cwd, const st
 }
 
 fs::path render_into(const stack& st, const std::string& target, const tool_context& ctx) {
-  const auto root = ctx.state_dir / "render";
+  auto root = ctx.state_dir / "render";
   for (const auto& f : render(st, target)) {
     const auto path = root / f.path;
     fs::create_directories(path.parent_path());
