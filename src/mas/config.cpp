@@ -1,5 +1,7 @@
 #include "mas/config.hpp"
 
+#include "core/paths.hpp"
+
 #include "mas/store/audit.hpp"
 
 #include <CLI/CLI.hpp>
@@ -38,7 +40,7 @@ std::vector<config::api_key> read_keys(const std::string& path) {
 
 cli_result parse_command_line(int argc, const char* const* argv) {
   config c;
-  c.data_dir = SPARC_DATA_DIR;
+  c.data_dir = core::shipped_dir(SPARC_DATA_DIR, "data");
   CLI::App app{
       "sparc-mas: the SPARC-P multi-agent backend (supervisor, caregiver, coach) behind the Unity client's\n"
       "HTTP contract, with a durable SQLite store and a hash-chained audit log.",

@@ -1,5 +1,7 @@
 #include "signal/config.hpp"
 
+#include "core/paths.hpp"
+
 #include <CLI/CLI.hpp>
 #include <toml++/toml.h>
 
@@ -86,7 +88,7 @@ void apply_toml(CLI::App& app, const std::string& path) {
 
 cli_result parse_command_line(int argc, const char* const* argv) {
   config c;
-  c.web_root = SPARC_DEFAULT_WEB_ROOT;
+  c.web_root = core::shipped_dir(SPARC_DEFAULT_WEB_ROOT, "web");
   CLI::App app{
       "sparc-signal: WebRTC signaling server, wire-compatible with Unity Render Streaming (WebSocket and HTTP\n"
       "polling, public and private modes), with ICE/TURN configuration, keepalive, limits and metrics.\n"
