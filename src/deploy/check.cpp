@@ -236,14 +236,18 @@ std::vector<check_result> run_checks(const check_target& t, const std::function<
                     {"user_message", "Hello, I am Dr. Lee. I would like to talk about the HPV vaccine today."},
                     {"target_agent", "caregiver"}};
     std::string target = "/v1/chat";
-    auto reply = http_exchange(t.mas_host, t.mas_port, "POST", target, body.dump(), "application/json", t.timeout);
+    std::vector<std::pair<std::string, std::string>> headers;
+    if (!t.mas_api_key.empty()) headers.emplace_back("X-API-Key", t.mas_api_key);
+    auto reply = http_exchange(t.mas_host, t.mas_port, "POST", target, body.dump(), "application/json", t.timeout,
+                               std::size_t{1} << 20, headers);
     const auto j = json::parse(reply.body, nullptr, false);
     r.passed = reply.status == 200 && j.is_object() && !j.value("response_text", "").empty();
     if (r.passed) {
       r.detail = "the caregiver answered (" + std::to_string(j.value("response_text", "").size()) + " characters)";
     } else {
       r.detail = reply.status ? "HTTP " + std::to_string(reply.status) + " " + reply.body.substr(0, 160) : reply.error;
-      r.fix = reply.status == 401 ? "the backend requires an API key: pass --api-key-file"
+      r.fix = reply.status == 401 ? "the backend requires an API key: pass --api-key-file (or set [renderer] "
+                                    "mas_api_key_file in the spec)"
                                   : "see `sparc logs mas`";
     }
   }));

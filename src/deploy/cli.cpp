@@ -316,9 +316,14 @@ int run_cli(int argc, char** argv) {
                                                 "renderer answering an offer (exit 1 when anything fails)");
   std::string url;
   std::string mas_url;
+  std::string api_key_file;
   int timeout_ms = 8000;
   check_cmd->add_option("--url", url, "The signaling server to check (default: the spec's), e.g. http://127.0.0.1:8080");
   check_cmd->add_option("--mas-url", mas_url, "The backend to check (default: the spec's)");
+  check_cmd->add_option("--api-key-file", api_key_file,
+                        "A file holding a sparc-mas API key for the chat turn (default: [renderer] mas_api_key_file "
+                        "when the backend requires keys)")
+      ->envname("SPARC_CHECK_API_KEY_FILE");
   check_cmd->add_option("--timeout-ms", timeout_ms, "Deadline of each check")->check(CLI::Range(100, 120000))->capture_default_str();
   check_cmd->callback([&] {
     auto l = load(file, file_opt->count() > 0);
@@ -336,6 +341,23 @@ int run_cli(int argc, char** argv) {
     if (!url.empty()) {  // another machine's stack: its renderers and metrics port are checked through signaling
       probe.renderer_health_ports.clear();
       probe.signal_metrics_port = 0;
+    }
+    // The key the chat turn sends: the given file, or the renderer's (it talks to the same backend).
+    auto key_file = api_key_file;
+    if (key_file.empty() && !l.spec->mas.api_keys_file.empty() && !l.spec->renderer.mas_api_key_file.empty()) {
+      const fs::path p(l.spec->renderer.mas_api_key_file);
+      key_file = (p.is_absolute() ? p : l.dir / p).string();
+    }
+    if (!key_file.empty()) {
+      std::ifstream in(key_file);
+      std::getline(in, probe.mas_api_key);
+      while (!probe.mas_api_key.empty() && (probe.mas_api_key.back() == '\r' || probe.mas_api_key.back() == ' '))
+        probe.mas_api_key.pop_back();
+      if (!in && probe.mas_api_key.empty()) {
+        err("sparc: cannot read an API key from " + key_file);
+        code = 2;
+        return;
+      }
     }
     if (!mas_url.empty() && !split_url(mas_url, probe.mas_host, probe.mas_port)) {
       err("sparc: --mas-url must look like http://host:port");

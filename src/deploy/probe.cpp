@@ -126,7 +126,7 @@ bool tcp_open(const std::string& host, std::uint16_t port, std::chrono::millisec
 
 http_reply http_exchange(const std::string& host, std::uint16_t port, std::string_view method, std::string_view target,
                          std::string_view body, std::string_view content_type, std::chrono::milliseconds timeout,
-                         std::size_t max_body) {
+                         std::size_t max_body, const std::vector<std::pair<std::string, std::string>>& headers) {
   http_reply r;
   const auto deadline = clock_type::now() + timeout;
   const fd_guard fd(connect_to(host, port, deadline, r.error));
@@ -134,6 +134,7 @@ http_reply http_exchange(const std::string& host, std::uint16_t port, std::strin
   std::string request = std::string(method) + " " + std::string(target) + " HTTP/1.1\r\nHost: " + host + ":" +
                         std::to_string(port) + "\r\nConnection: close\r\nUser-Agent: sparc\r\n";
   if (!content_type.empty()) request += "Content-Type: " + std::string(content_type) + "\r\n";
+  for (const auto& [name, value] : headers) request += name + ": " + value + "\r\n";
   if (!body.empty() || method == "POST" || method == "PUT") request += "Content-Length: " + std::to_string(body.size()) + "\r\n";
   request += "\r\n";
   request.append(body);

@@ -25,7 +25,8 @@ bool tcp_open(const std::string& host, std::uint16_t port, std::chrono::millisec
 /// One HTTP request (Connection: close); the reply body is capped at `max_body` bytes.
 http_reply http_exchange(const std::string& host, std::uint16_t port, std::string_view method, std::string_view target,
                          std::string_view body, std::string_view content_type, std::chrono::milliseconds timeout,
-                         std::size_t max_body = std::size_t{1} << 20);
+                         std::size_t max_body = std::size_t{1} << 20,
+                         const std::vector<std::pair<std::string, std::string>>& headers = {});
 
 inline http_reply http_get(const std::string& host, std::uint16_t port, std::string_view target,
                            std::chrono::milliseconds timeout) {

@@ -191,3 +191,26 @@ test('the tool commands say what is missing instead of failing obscurely', () =>
   assert.match(build.out, /is not the SPARC source tree|podman is not installed here/);
   assert.equal(sparc(dir, ['slurm']).code, 106, 'a subcommand is required');
 });
+
+test('a backend with API keys: the renderer and check both use the renderer\'s key', { timeout: 90000 }, async () => {
+  const { dir } = await specDir('');
+  const spec = readFileSync(join(dir, 'sparc.toml'), 'utf8')
+    .replace('[mas]\n', '[mas]\napi_keys_file = "keys"\n')
+    .replace('[renderer]\n', '[renderer]\nmas_api_key_file = "renderer.key"\n');
+  writeFileSync(join(dir, 'sparc.toml'), spec);
+  writeFileSync(join(dir, 'keys'), 'k-renderer-0123456789abcdef\nk-other-0123456789abcdef\n', { mode: 0o600 });
+  writeFileSync(join(dir, 'renderer.key'), 'k-renderer-0123456789abcdef\n', { mode: 0o600 });
+  const up = sparc(dir, ['up', '--detach']);
+  try {
+    assert.equal(up.code, 0, up.all);
+    const check = sparc(dir, ['check']);
+    assert.equal(check.code, 0, check.all);
+    assert.match(check.out, /ok\s+chat turn/);
+    writeFileSync(join(dir, 'wrong.key'), 'not-a-key\n');
+    const wrong = sparc(dir, ['check', '--api-key-file', 'wrong.key']);
+    assert.equal(wrong.code, 1, wrong.all);
+    assert.match(wrong.out, /FAIL\s+chat turn\s+\d+ ms\s+HTTP 401/);
+  } finally {
+    assert.equal(sparc(dir, ['down']).code, 0);
+  }
+});

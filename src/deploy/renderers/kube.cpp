@@ -213,7 +213,7 @@ std::vector<rendered_file> render_kube(const stack& st) {
   o << "# Stack '" << name << "' as one Pod for `podman kube play`.\n"
     << containers::rendered_from(st) << "#   podman kube play kube/" << name
     << ".yaml    start (all containers at once; renderers retry signaling)\n"
-    << "#   podman kube down kube/" << name << ".yaml    stop and remove; the data volumes stay\n"
+    << "#   podman kube down kube/" << name << ".yaml    stop and remove; the data and ConfigMap volumes stay\n"
     << "# Ports are the pod script's; Kubernetes has no port ranges, so each port of a UDP range is listed.\n"
     << "# Probes run a bash script from the " << label(name + "-probe")
     << " ConfigMap: podman runs an HTTP probe as curl, which the images lack.\n";
