@@ -1,5 +1,6 @@
 #include "deploy/check.hpp"
 
+#include "deploy/browser_probe.hpp"
 #include "deploy/probe.hpp"
 #include "deploy/turn_probe.hpp"
 #include "net/ws_client.hpp"
@@ -289,6 +290,28 @@ std::vector<check_result> run_checks(const check_target& t, const std::function<
     r.detail = r.passed ? "a renderer sent its " + o.got + " over signaling"
                         : (o.error.empty() ? "no renderer answered within the deadline" : o.error);
     if (!r.passed) r.fix = "is a renderer connected to the signaling server? `sparc logs renderer-1`";
+  }));
+
+  add(timed("browser frames", [&](check_result& r) {
+    if (t.chromium.empty()) {
+      r.skipped = true;
+      r.detail = "no Chromium here (--browser PATH names one)";
+      return;
+    }
+    if (t.renderers_expected == 0 || private_mode) {
+      r.skipped = true;
+      r.detail = private_mode ? "private mode: a browser would take over renderer-1's pairing" : "no renderer";
+      return;
+    }
+    const auto url = "http://" + t.signal_host + ":" + std::to_string(t.signal_port) + "/";
+    const auto b = browser_frames(t.chromium, url, 10, std::max(t.timeout * 2, std::chrono::milliseconds(5000)));
+    r.passed = b.ran && b.frames >= 10;
+    r.detail = r.passed ? std::to_string(b.frames) + " video frames decoded in headless Chromium (first after " +
+                              std::to_string(b.first_frame.count()) + " ms)"
+                        : b.error;
+    if (!r.passed)
+      r.fix = b.ran ? "signaling works but media does not flow: check the UDP range, ice_bind and TURN"
+                    : "install chromium, or pass --browser none";
   }));
 
   return out;

@@ -20,6 +20,7 @@ struct check_target {
   std::vector<std::uint16_t> renderer_health_ports;  ///< reference renderers' /health (may be empty)
   int renderers_expected = 1;   ///< a renderer must answer a signaling offer (0: skip that check)
   std::string mas_api_key;      ///< when the backend requires one
+  std::string chromium;         ///< headless browser for the frames check ("" : skip it)
   std::chrono::milliseconds timeout{8000};  ///< per check
 };
 

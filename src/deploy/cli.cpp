@@ -317,6 +317,7 @@ int run_cli(int argc, char** argv) {
   std::string url;
   std::string mas_url;
   std::string api_key_file;
+  std::string browser = "auto";
   int timeout_ms = 8000;
   check_cmd->add_option("--url", url, "The signaling server to check (default: the spec's), e.g. http://127.0.0.1:8080");
   check_cmd->add_option("--mas-url", mas_url, "The backend to check (default: the spec's)");
@@ -324,6 +325,10 @@ int run_cli(int argc, char** argv) {
                         "A file holding a sparc-mas API key for the chat turn (default: [renderer] mas_api_key_file "
                         "when the backend requires keys)")
       ->envname("SPARC_CHECK_API_KEY_FILE");
+  check_cmd->add_option("--browser", browser,
+                        "Headless Chromium for the video-frames check: auto (chromium on PATH), a path, or none")
+      ->envname("SPARC_CHECK_BROWSER")
+      ->capture_default_str();
   check_cmd->add_option("--timeout-ms", timeout_ms, "Deadline of each check")->check(CLI::Range(100, 120000))->capture_default_str();
   check_cmd->callback([&] {
     auto l = load(file, file_opt->count() > 0);
@@ -359,6 +364,8 @@ int run_cli(int argc, char** argv) {
         return;
       }
     }
+    if (browser == "auto") probe.chromium = have_tool("chromium") ? "chromium" : "";
+    else if (browser != "none") probe.chromium = browser;
     if (!mas_url.empty() && !split_url(mas_url, probe.mas_host, probe.mas_port)) {
       err("sparc: --mas-url must look like http://host:port");
       code = 2;
