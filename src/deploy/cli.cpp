@@ -62,6 +62,19 @@ loaded load(const std::string& file, bool explicit_file) {
   return out;
 }
 
+bool lint(const stack_spec& spec, bool quiet_when_clean);
+
+/// A spec about to be rendered or run: loaded, and lint errors refused (exit code 2).
+loaded load_linted(const std::string& file, bool explicit_file) {
+  auto l = load(file, explicit_file);
+  if (l.spec && !lint(*l.spec, true)) {
+    err("sparc: fix the errors above first");
+    l.spec.reset();
+    l.exit_code = 2;
+  }
+  return l;
+}
+
 /// Prints the findings; false when any is an error.
 bool lint(const stack_spec& spec, bool quiet_when_clean) {
   const auto findings = validate(spec);
@@ -155,30 +168,16 @@ int run_cli(int argc, char** argv) {
   render_cmd->add_option("-o,--output", out_dir, "Folder to write into (created; files in it are replaced)")
       ->capture_default_str();
   render_cmd->callback([&] {
-    auto l = load(file, file_opt->count() > 0);
+    auto l = load_linted(file, file_opt->count() > 0);
     if (!l.spec) {
       code = l.exit_code;
-      return;
-    }
-    if (!lint(*l.spec, true)) {
-      err("sparc: fix the errors above first");
-      code = 2;
       return;
     }
     const auto t0 = std::chrono::steady_clock::now();
     const auto files = render(build_stack(*l.spec), target);
     const auto took = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0);
     const fs::path root(out_dir);
-    for (const auto& f : files) {
-      const auto path = root / f.path;
-      fs::create_directories(path.parent_path());
-      std::ofstream(path, std::ios::binary | std::ios::trunc) << f.content;
-      if (f.executable)
-        fs::permissions(path, fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec |
-                                  fs::perms::others_read | fs::perms::others_exec,
-                        fs::perm_options::replace);
-      say("  wrote " + path.string());
-    }
+    for (const auto& path : write_rendered(files, root)) say("  wrote " + path.string());
     say("Rendered " + std::to_string(files.size()) + " file(s) for '" + target + "' into " + root.string() + " in " +
         std::to_string(took.count() / 1000) + "." + std::to_string(took.count() % 1000 / 100) + " ms");
   });
@@ -201,14 +200,9 @@ int run_cli(int argc, char** argv) {
       ->check(CLI::Range(1, 600))
       ->capture_default_str();
   up_cmd->callback([&] {
-    auto l = load(file, file_opt->count() > 0);
+    auto l = load_linted(file, file_opt->count() > 0);
     if (!l.spec) {
       code = l.exit_code;
-      return;
-    }
-    if (!lint(*l.spec, true)) {
-      err("sparc: fix the errors above first");
-      code = 2;
       return;
     }
     if (runtime == "podman") {

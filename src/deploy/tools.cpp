@@ -124,9 +124,10 @@ int run_tool(const std::vector<std::string>& argv, const fs::path& cwd, const st
   return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
-fs::path render_into(const stack& st, const std::string& target, const tool_context& ctx) {
-  auto root = ctx.state_dir / "render";
-  for (const auto& f : render(st, target)) {
+std::vector<fs::path> write_rendered(const std::vector<rendered_file>& files, const fs::path& root) {
+  std::vector<fs::path> written;
+  written.reserve(files.size());
+  for (const auto& f : files) {
     const auto path = root / f.path;
     fs::create_directories(path.parent_path());
     std::ofstream(path, std::ios::binary | std::ios::trunc) << f.content;
@@ -134,7 +135,14 @@ fs::path render_into(const stack& st, const std::string& target, const tool_cont
       fs::permissions(path, fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec |
                                 fs::perms::others_read | fs::perms::others_exec,
                       fs::perm_options::replace);
+    written.push_back(path);
   }
+  return written;
+}
+
+fs::path render_into(const stack& st, const std::string& target, const tool_context& ctx) {
+  auto root = ctx.state_dir / "render";
+  (void)write_rendered(render(st, target), root);
   return root;
 }
 

@@ -5,6 +5,7 @@
 // through, and says clearly when the tool is missing.
 
 #include "deploy/model.hpp"
+#include "deploy/render.hpp"
 
 #include <filesystem>
 #include <functional>
@@ -28,6 +29,10 @@ int run_tool(const std::vector<std::string>& argv, const std::filesystem::path& 
 
 /// True when `name` is an executable on PATH.
 bool have_tool(const std::string& name);
+
+/// Writes rendered files under `root` (scripts executable); returns their paths.
+std::vector<std::filesystem::path> write_rendered(const std::vector<rendered_file>& files,
+                                                  const std::filesystem::path& root);
 
 /// Writes the files of `target` under state_dir/render/ and returns that folder.
 std::filesystem::path render_into(const stack& st, const std::string& target, const tool_context& ctx);
