@@ -50,8 +50,8 @@ struct ws_outcome {
   std::string error;
 };
 
-/// Over WebSocket: connect with a fresh id, send a browser-like offer, and wait for a renderer's answer. In
-/// private mode with `claim` set, connect as the browser half of that pair and wait for the renderer's offer.
+/// Over WebSocket: connect as `id`; with `send_offer`, send a browser-like offer and wait for a renderer's answer,
+/// otherwise (private mode, `id` being a renderer's) wait for the renderer's offer. `wait` 0: the ack is enough.
 ws_outcome signaling_round_trip(const check_target& t, const std::string& id, bool send_offer,
                                 std::chrono::milliseconds wait) {
   ws_outcome out;
@@ -236,10 +236,9 @@ std::vector<check_result> run_checks(const check_target& t, const std::function<
     const json body{{"session_id", random_id("sparc-check-")},
                     {"user_message", "Hello, I am Dr. Lee. I would like to talk about the HPV vaccine today."},
                     {"target_agent", "caregiver"}};
-    std::string target = "/v1/chat";
     std::vector<std::pair<std::string, std::string>> headers;
     if (!t.mas_api_key.empty()) headers.emplace_back("X-API-Key", t.mas_api_key);
-    auto reply = http_exchange(t.mas_host, t.mas_port, "POST", target, body.dump(), "application/json", t.timeout,
+    auto reply = http_exchange(t.mas_host, t.mas_port, "POST", "/v1/chat", body.dump(), "application/json", t.timeout,
                                std::size_t{1} << 20, headers);
     const auto j = json::parse(reply.body, nullptr, false);
     r.passed = reply.status == 200 && j.is_object() && !j.value("response_text", "").empty();

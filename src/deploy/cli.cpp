@@ -62,7 +62,16 @@ loaded load(const std::string& file, bool explicit_file) {
   return out;
 }
 
-bool lint(const stack_spec& spec, bool quiet_when_clean);
+/// Prints the findings; false when any is an error.
+bool lint(const stack_spec& spec, bool quiet_when_clean) {
+  const auto findings = validate(spec);
+  for (const auto& f : findings) err(format_finding(spec, f));
+  const auto errors = std::count_if(findings.begin(), findings.end(), [](const finding& f) { return f.level == severity::error; });
+  if (!findings.empty() || !quiet_when_clean)
+    err(spec.file + ": " + std::to_string(errors) + " error(s), " + std::to_string(findings.size() - static_cast<std::size_t>(errors)) +
+        " warning(s)");
+  return errors == 0;
+}
 
 /// A spec about to be rendered or run: loaded, and lint errors refused (exit code 2).
 loaded load_linted(const std::string& file, bool explicit_file) {
@@ -73,17 +82,6 @@ loaded load_linted(const std::string& file, bool explicit_file) {
     l.exit_code = 2;
   }
   return l;
-}
-
-/// Prints the findings; false when any is an error.
-bool lint(const stack_spec& spec, bool quiet_when_clean) {
-  const auto findings = validate(spec);
-  for (const auto& f : findings) err(format_finding(spec, f));
-  const auto errors = std::count_if(findings.begin(), findings.end(), [](const finding& f) { return f.level == severity::error; });
-  if (!findings.empty() || !quiet_when_clean)
-    err(spec.file + ": " + std::to_string(errors) + " error(s), " + std::to_string(findings.size() - static_cast<std::size_t>(errors)) +
-        " warning(s)");
-  return errors == 0;
 }
 
 fs::path state_dir_of(const loaded& l) {

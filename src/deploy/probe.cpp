@@ -124,6 +124,11 @@ bool tcp_open(const std::string& host, std::uint16_t port, std::chrono::millisec
   return true;
 }
 
+bool probe_health(const std::string& host, std::uint16_t port, std::string_view path, std::chrono::milliseconds timeout) {
+  if (path.empty()) return tcp_open(host, port, timeout);
+  return http_exchange(host, port, "GET", path, "", "", timeout).status == 200;
+}
+
 http_reply http_exchange(const std::string& host, std::uint16_t port, std::string_view method, std::string_view target,
                          std::string_view body, std::string_view content_type, std::chrono::milliseconds timeout,
                          std::size_t max_body, const std::vector<std::pair<std::string, std::string>>& headers) {
@@ -187,7 +192,6 @@ http_reply http_exchange(const std::string& host, std::uint16_t port, std::strin
   r.status = std::atoi(in.c_str() + 9);
   std::string_view head(in.data(), end);
   head.remove_prefix(std::min(head.size(), head.find("\r\n") == std::string_view::npos ? head.size() : head.find("\r\n") + 2));
-  bool chunked = false;
   while (!head.empty()) {
     const auto eol = std::min(head.find("\r\n"), head.size());
     const auto line = head.substr(0, eol);
@@ -195,13 +199,11 @@ http_reply http_exchange(const std::string& host, std::uint16_t port, std::strin
       auto value = line.substr(colon + 1);
       while (!value.empty() && value.front() == ' ') value.remove_prefix(1);
       r.headers.emplace_back(std::string(line.substr(0, colon)), std::string(value));
-      if (r.headers.back().first.size() == 17 && r.header("Transfer-Encoding").find("chunked") != std::string::npos)
-        chunked = true;
     }
     head.remove_prefix(std::min(head.size(), eol + 2));
   }
   r.body = in.substr(end + 4);
-  if (chunked) r.body = decode_chunked(r.body);
+  if (r.header("Transfer-Encoding").find("chunked") != std::string::npos) r.body = decode_chunked(r.body);
   if (r.body.size() > max_body) r.body.resize(max_body);
   return r;
 }

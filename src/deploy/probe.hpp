@@ -28,6 +28,9 @@ http_reply http_exchange(const std::string& host, std::uint16_t port, std::strin
                          std::size_t max_body = std::size_t{1} << 20,
                          const std::vector<std::pair<std::string, std::string>>& headers = {});
 
+/// A service's health probe: `GET path` answering 200, or, with an empty path, a TCP connect.
+bool probe_health(const std::string& host, std::uint16_t port, std::string_view path, std::chrono::milliseconds timeout);
+
 inline http_reply http_get(const std::string& host, std::uint16_t port, std::string_view target,
                            std::chrono::milliseconds timeout) {
   return http_exchange(host, port, "GET", target, "", "", timeout);

@@ -88,10 +88,7 @@ void write_atomically(const fs::path& path, const std::string& text) {
 }
 
 bool healthy_now(const stack& st, const service& s) {
-  if (s.health_port == 0) return true;
-  const auto host = probe_host(st);
-  if (s.health_path.empty()) return tcp_open(host, s.health_port, probe_timeout);
-  return http_get(host, s.health_port, s.health_path, probe_timeout).status == 200;
+  return s.health_port == 0 || probe_health(probe_host(st), s.health_port, s.health_path, probe_timeout);
 }
 
 std::string tail_lines(const fs::path& file, int lines) {
@@ -371,20 +368,13 @@ class supervisor {
       return false;
     }
     // Environment: ours, the service's settings, and readable logs for our own binaries.
-    std::map<std::string, std::string> env;
-    for (char** e = environ; *e; ++e) {
-      const std::string kv(*e);
-      if (const auto eq = kv.find('='); eq != std::string::npos) env[kv.substr(0, eq)] = kv.substr(eq + 1);
-    }
-    for (const auto& [k, v] : s.env) env[k] = v;
+    auto env = s.env;
     if (s.program.starts_with("sparc-")) {
-      std::string prefix = "SPARC_" + s.program.substr(6) + "_LOG_FORMAT";
-      std::transform(prefix.begin(), prefix.end(), prefix.begin(), [](unsigned char c) { return std::toupper(c); });
-      env.try_emplace(prefix, "text");
+      std::string key = "SPARC_" + s.program.substr(6) + "_LOG_FORMAT";
+      std::transform(key.begin(), key.end(), key.begin(), [](unsigned char c) { return std::toupper(c); });
+      if (!env.count(key) && !std::getenv(key.c_str())) env[key] = "text";
     }
-    std::vector<std::string> env_text;
-    env_text.reserve(env.size());
-    for (const auto& [k, v] : env) env_text.push_back(k + "=" + v);
+    auto env_text = environment_with(env);
     std::vector<char*> envp;
     envp.reserve(env_text.size() + 1);
     for (auto& e : env_text) envp.push_back(e.data());
@@ -452,17 +442,31 @@ fs::path find_program(const std::string& program, const fs::path& bin_dir) {
     for (const auto& p : {here.parent_path() / program / program, here / program})
       if (executable(p)) return p;
   }
-  if (const char* path = std::getenv("PATH")) {
-    std::string_view rest(path);
-    while (!rest.empty()) {
-      const auto colon = rest.find(':');
-      const fs::path dir(std::string(rest.substr(0, colon)));
-      if (!dir.empty() && executable(dir / program)) return dir / program;
-      if (colon == std::string_view::npos) break;
-      rest.remove_prefix(colon + 1);
-    }
+  return search_path(program);
+}
+
+fs::path search_path(const std::string& program) {
+  const char* path = std::getenv("PATH");
+  if (!path || program.empty()) return {};
+  std::string_view rest(path);
+  while (!rest.empty()) {
+    const auto colon = rest.find(':');
+    fs::path candidate = fs::path(std::string(rest.substr(0, colon))) / program;
+    if (colon != 0 && ::access(candidate.c_str(), X_OK) == 0 && fs::is_regular_file(candidate)) return candidate;
+    if (colon == std::string_view::npos) break;
+    rest.remove_prefix(colon + 1);
   }
   return {};
+}
+
+std::vector<std::string> environment_with(const std::map<std::string, std::string>& extra) {
+  std::vector<std::string> out;
+  for (char** e = environ; *e; ++e) {
+    const std::string_view kv(*e);
+    if (!extra.count(std::string(kv.substr(0, kv.find('='))))) out.emplace_back(kv);
+  }
+  for (const auto& [k, v] : extra) out.push_back(k + "=" + v);
+  return out;
 }
 
 int up(const stack& st, const runner_options& opt) {
@@ -609,13 +613,8 @@ int status(const fs::path& state_dir, bool as_json, const std::function<void(con
   bool all = true;
   for (auto& s : state["services"]) {
     const auto port = s.value("health_port", 0);
-    bool ok = true;
-    if (port > 0) {
-      const auto host = s.value("health_host", "127.0.0.1");
-      const auto path = s.value("health_path", "");
-      ok = path.empty() ? tcp_open(host, static_cast<std::uint16_t>(port), probe_timeout)
-                        : http_get(host, static_cast<std::uint16_t>(port), path, probe_timeout).status == 200;
-    }
+    const bool ok = port <= 0 || probe_health(s.value("health_host", "127.0.0.1"), static_cast<std::uint16_t>(port),
+                                              s.value("health_path", ""), probe_timeout);
     const auto pid_alive = s.value("pid", -1) > 0 && ::kill(s.value("pid", -1), 0) == 0;
     s["healthy_now"] = ok && pid_alive;
     all = all && ok && pid_alive;

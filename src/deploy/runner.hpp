@@ -8,7 +8,9 @@
 #include <chrono>
 #include <filesystem>
 #include <functional>
+#include <map>
 #include <string>
+#include <vector>
 
 namespace deploy {
 
@@ -35,6 +37,12 @@ int status(const std::filesystem::path& state_dir, bool as_json, const std::func
 /// Prints the last `lines` lines of a service's log; with follow, keeps printing what is appended until SIGINT.
 int logs(const std::filesystem::path& state_dir, const std::string& service, int lines, bool follow,
          const std::function<void(const std::string&)>& say);
+
+/// `program` in one of PATH's folders; empty when it is in none.
+std::filesystem::path search_path(const std::string& program);
+
+/// This process's environment with `extra` set on top, as KEY=VALUE strings for execve.
+std::vector<std::string> environment_with(const std::map<std::string, std::string>& extra);
 
 /// Where `program` is: an absolute/relative path as given, `bin_dir`, the build tree or install folder next to the
 /// running `sparc`, then PATH. Empty when not found.

@@ -1,6 +1,7 @@
 #include "deploy/tools.hpp"
 
 #include "deploy/render.hpp"
+#include "deploy/runner.hpp"
 
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -11,7 +12,6 @@
 #include <fstream>
 #include <sstream>
 
-extern char** environ;
 
 namespace deploy {
 
@@ -78,29 +78,11 @@ int missing(const tool_context& ctx, const std::string& tool, const std::string&
 
 }  // namespace
 
-bool have_tool(const std::string& name) {
-  const char* path = std::getenv("PATH");
-  if (!path) return false;
-  std::string_view rest(path);
-  while (!rest.empty()) {
-    const auto colon = rest.find(':');
-    const fs::path dir(std::string(rest.substr(0, colon)));
-    if (!dir.empty() && ::access((dir / name).c_str(), X_OK) == 0) return true;
-    if (colon == std::string_view::npos) break;
-    rest.remove_prefix(colon + 1);
-  }
-  return false;
-}
+bool have_tool(const std::string& name) { return !search_path(name).empty(); }
 
 int run_tool(const std::vector<std::string>& argv, const fs::path& cwd, const std::map<std::string, std::string>& env) {
   if (argv.empty()) return 127;
-  std::vector<std::string> env_text;
-  for (char** e = environ; *e; ++e) {
-    const std::string kv(*e);
-    const auto key = kv.substr(0, kv.find('='));
-    if (!env.count(key)) env_text.push_back(kv);
-  }
-  for (const auto& [k, v] : env) env_text.push_back(k + "=" + v);
+  auto env_text = environment_with(env);
   std::vector<char*> envp;
   envp.reserve(env_text.size() + 1);
   for (auto& e : env_text) envp.push_back(e.data());
@@ -242,24 +224,25 @@ int podman_logs(const stack& st, const tool_context& ctx, const std::string& ser
 int slurm_submit(const stack& st, const tool_context& ctx) {
   if (!have_tool("sbatch")) return missing(ctx, "SLURM (sbatch)", "run this on the cluster's login node");
   const auto root = render_into(st, "slurm", ctx);
-  const std::map<std::string, std::string> env{{"SPARC_STATE", ctx.state_dir.string()}};
+  // sbatch --parsable prints "JOBID[;CLUSTER]".
+  const auto submit = [&](const std::vector<std::string>& argv, int& code) {
+    auto id = capture(argv, code);
+    id = id.substr(0, id.find_first_of(";\n "));
+    return id;
+  };
+  const auto export_state = "--export=ALL,SPARC_STATE=" + ctx.state_dir.string();
   int code = 0;
-  auto backend = capture({"sbatch", "--parsable", "--chdir=" + root.string(),
-                          "--export=ALL,SPARC_STATE=" + ctx.state_dir.string(), (root / "slurm" / "backend.sbatch").string()},
-                         code);
-  while (!backend.empty() && (backend.back() == '\n' || backend.back() == ' ')) backend.pop_back();
-  backend = backend.substr(0, backend.find(';'));
+  const auto backend = submit({"sbatch", "--parsable", "--chdir=" + root.string(), export_state,
+                               (root / "slurm" / "backend.sbatch").string()},
+                              code);
   if (code != 0 || backend.empty()) {
     ctx.say("sparc: sbatch refused the backend job (exit " + std::to_string(code) + ")");
     return 1;
   }
   ctx.say("Submitted the backend job " + backend);
-  auto render_job = capture({"sbatch", "--parsable", "--dependency=after:" + backend, "--chdir=" + root.string(),
-                             "--export=ALL,SPARC_STATE=" + ctx.state_dir.string(),
-                             (root / "slurm" / "render.sbatch").string()},
-                            code);
-  while (!render_job.empty() && (render_job.back() == '\n' || render_job.back() == ' ')) render_job.pop_back();
-  render_job = render_job.substr(0, render_job.find(';'));
+  const auto render_job = submit({"sbatch", "--parsable", "--dependency=after:" + backend, "--chdir=" + root.string(),
+                                  export_state, (root / "slurm" / "render.sbatch").string()},
+                                 code);
   fs::create_directories(slurm_jobs_file(ctx).parent_path());
   std::ofstream(slurm_jobs_file(ctx), std::ios::trunc) << backend << "\n" << render_job << "\n";
   if (code != 0 || render_job.empty()) {
@@ -268,7 +251,6 @@ int slurm_submit(const stack& st, const tool_context& ctx) {
   }
   ctx.say("Submitted the render array " + render_job + " (" + std::to_string(st.spec.renderer.instances) +
           " task(s)); `sparc slurm status` follows them, `sparc slurm cancel` stops both");
-  (void)env;
   return 0;
 }
 
