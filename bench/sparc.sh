@@ -61,8 +61,8 @@ validate_ms=$(median "${validates[@]}")
 render_ms=$(median "${renders[@]}")
 render_inner_ms=$(median "${render_inner[@]}")
 
-# Container figures, where rootful podman runs: tests/system/podman_test.sh with one base image per stage, so each
-# image's size is its own (the shared-base default makes every image the union of all three stages' libraries).
+# Container figures, where rootful podman runs: tests/system/podman_test.sh with one base image per stage, so the
+# stream image's size is its own (the shared-base default makes it the union of all three stages' libraries).
 containers_md="Not measured this time: rootful podman is not available here (scripts/test.sh installs it)."
 if [[ $(id -u) -eq 0 ]] && command -v podman >/dev/null; then
   echo "== sparc containers (tests/system/podman_test.sh, per-stage bases; minutes on a fresh machine)" >&2
@@ -86,11 +86,13 @@ $size_rows
 | pod start (rendered pod script) to all services healthy | ≤ 10 s | $pod_up ms | $(verdict "$pod_up <= 10000") |
 | \`podman kube play\` of the rendered YAML to all healthy | — | $kube_up ms | — |
 
-The images are the Debian base plus one binary and its data (2-3 MB); the size is the base. sparc-signal's and
-sparc-mas's bases are bookworm minbase (apt, dpkg, perl-base, the C and C++ runtimes) plus their libraries;
-the 60 MB target needs a runtime stage that copies only the binary and the shared libraries it loads (ldd) onto an
-empty image. The stream image carries GStreamer's plugin packages and their hard dependencies (LLVM via the GL
-library, GTK 3)."
+sparc-mas and sparc-signal are slim: their Containerfile stage starts FROM scratch and holds only what a
+NAME-rootfs stage collected from the base: the binary, the shared libraries it and bash load (ldd), bash for the
+health check, CA certificates, the user entries, and for sparc-mas espeak-ng's data with the English dictionary
+only. libcrypto (4.6 MB), libstdc++ and libc are most of sparc-signal; sparc-mas adds espeak-ng and the audio
+libraries libespeak-ng links (PulseAudio, ALSA, libsndfile and its codecs) and SQLite. The stream image stays on
+the Debian base: GStreamer loads its plugins with dlopen, which ldd cannot see, and carries their hard
+dependencies (LLVM via the GL library, GTK 3)."
   else
     containers_md="The container run failed this time (see bench/sparc.sh; the log was $work/podman.log):
 

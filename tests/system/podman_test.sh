@@ -236,12 +236,15 @@ stage_packages() {  # STAGE...
   local want=" $* "
   sed -e ':a' -e '/\\$/N; s/\\\n//; ta' "$out/containerfiles/Containerfile.prebuilt" |
     awk -v want="$want" '
-      /^FROM / { stage = $NF }
+      /^FROM / { stage = $NF; sub(/-rootfs$/, "", stage) }
       index(want, " " stage " ") && /pkgs="/ { sub(/.*pkgs="/, ""); sub(/".*/, ""); print }' |
     tr -s ' \t' '\n' | sed '/^$/d' | sort -u | paste -sd, -
 }
+# mas and signal are slim: a NAME-rootfs stage installs the packages and collects the binary's closure; NAME itself
+# starts FROM scratch.
 stages=$(awk '/^FROM /{print $NF}' "$out/containerfiles/Containerfile.prebuilt" | paste -sd' ' -)
-[[ $stages == "mas signal stream" ]] || fail "Containerfile.prebuilt has stages '$stages', expected 'mas signal stream'"
+[[ $stages == "mas-rootfs mas signal-rootfs signal stream" ]] ||
+  fail "Containerfile.prebuilt has stages '$stages', expected 'mas-rootfs mas signal-rootfs signal stream'"
 # Made once, then reused by tag while its label still lists the same packages.
 make_base() {  # TAG PACKAGES(comma-separated)
   local tag=$1 pkgs=$2 have started
@@ -314,7 +317,7 @@ for stage in mas signal stream; do
     fail "build.sh did not make ${image_of[$stage]}"
   base_size=$(podman image inspect --format '{{.Size}}' "${base_image[$stage]}")
   size_of[$stage]=$size
-  say "image ${image_of[$stage]}: $((size / 1000000)) MB (base $((base_size / 1000000)) MB + $(((size - base_size) / 1000)) kB), built in $took ms"
+  say "image ${image_of[$stage]}: $((size / 1000000)) MB (base ${base_image[$stage]}: $((base_size / 1000000)) MB), built in $took ms"
   sizes_report+="$stage ${image_of[$stage]} $size ${base_image[$stage]} $base_size $took"$'\n'
 done
 if [[ -n ${SPARC_IMAGE_SIZES_OUT:-} ]]; then

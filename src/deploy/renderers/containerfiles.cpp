@@ -117,16 +117,65 @@ struct stage {
   service svc;          ///< health check and CMD come from it
   std::string note;     ///< a comment above the stage
   bool volume = false;  ///< keeps state in the data folder
+  /// Slim: a NAME-rootfs stage installs the packages and collects only what the binary loads (its ldd closure) into
+  /// /rootfs; the image itself starts FROM scratch with that tree. sparc-stream stays on the full base: GStreamer
+  /// loads its plugins with dlopen, which ldd cannot see.
+  bool slim = false;
+  std::string_view rootfs_extra;  ///< shell lines adding run-time data files to $r (the rootfs) in the slim stage
 };
+
+/// Files libespeak-ng reads at run time: its data folder with the English dictionary only (the personas speak
+/// en-us variants; the other 100 or so dictionaries are 11 of its 13 MB).
+constexpr std::string_view espeak_data =
+    "for d in /usr/lib/*/espeak-ng-data; do \\\n"
+    "      [ -d \"$d\" ] || continue; mkdir -p \"$r$d\"; \\\n"
+    "      for e in \"$d\"/*; do case $e in *_dict) [ \"$e\" = \"$d/en_dict\" ] || continue ;; esac; "
+    "cp -a \"$e\" \"$r$d/\"; done; \\\n"
+    "    done; \\\n";
+
+/// The collecting RUN of a slim stage: the binary, bash (the health check's /dev/tcp probe; /bin/sh for Apptainer)
+/// with the shared libraries both load, CA certificates, the user entries, /tmp and the data folder. The tree is
+/// merged-/usr like Debian 12, so the paths ldd prints resolve unchanged.
+std::string collect_rootfs(const stage& g) {
+  const auto uid = std::to_string(containers::sparc_uid);
+  const std::string data(containers::sparc_data_dir);
+  std::ostringstream o;
+  o << "RUN set -eu; r=/rootfs; b=/usr/local/bin/" << g.binary << "; \\\n"
+    << "    mkdir -p $r/usr/bin $r/usr/lib $r/usr/lib64 $r/usr/local/bin $r/etc $r/tmp $r" << data << "; \\\n"
+    << "    ln -s usr/bin $r/bin; ln -s usr/lib $r/lib; ln -s usr/lib64 $r/lib64; ln -s bash $r/usr/bin/sh; \\\n"
+    << "    for f in $b /usr/bin/bash $({ ldd $b; ldd /usr/bin/bash; } | \\\n"
+    << "        awk '$2 == \"=>\" && $3 ~ /^\\// {print $3} $1 ~ /^\\// {print $1}' | sort -u); do \\\n"
+    << "      cp -L --parents \"$f\" $r; \\\n"
+    << "    done; \\\n"
+    << "    cp -L --parents /etc/ssl/certs/ca-certificates.crt $r; \\\n"
+    << "    " << g.rootfs_extra
+    << "    printf 'root:x:0:0:root:/root:/usr/sbin/nologin\\nsparc:x:" << uid << ":" << uid << "::" << data
+    << ":/usr/sbin/nologin\\n' > $r/etc/passwd; \\\n"
+    << "    printf 'root:x:0:\\nsparc:x:" << uid << ":\\n' > $r/etc/group; \\\n"
+    << "    printf 'passwd: files\\ngroup: files\\nhosts: files dns\\n' > $r/etc/nsswitch.conf; \\\n"
+    << "    chmod 1777 $r/tmp; chown " << uid << ":" << uid << " $r" << data << "; chmod 0750 $r" << data << "\n";
+  return o.str();
+}
 
 std::string runtime_stage(const stage& g, std::string_view binary_from, bool prebuilt) {
   std::ostringstream o;
-  o << "\n"
-    << g.note << "FROM ${RUNTIME_IMAGE} AS " << g.name << "\n"
-    << "ARG DEBIAN_FRONTEND=noninteractive\n";
-  if (prebuilt) o << "ARG BIN_DIR\n";  // a global ARG reaches FROM lines only
-  o << install(g.packages) << add_user() << "COPY " << binary_from << " /usr/local/bin/" << g.binary << "\n"
-    << g.files << "WORKDIR " << containers::sparc_data_dir << "\n";
+  o << "\n" << g.note;
+  if (g.slim) {
+    o << "FROM ${RUNTIME_IMAGE} AS " << g.name << "-rootfs\n"
+      << "ARG DEBIAN_FRONTEND=noninteractive\n";
+    if (prebuilt) o << "ARG BIN_DIR\n";  // a global ARG reaches FROM lines only
+    o << install(g.packages) << "COPY " << binary_from << " /usr/local/bin/" << g.binary << "\n"
+      << collect_rootfs(g) << "\nFROM scratch AS " << g.name << "\n"
+      << "COPY --from=" << g.name << "-rootfs /rootfs/ /\n"
+      << "ENV PATH=/usr/local/bin:/usr/bin\n"
+      << g.files << "WORKDIR " << containers::sparc_data_dir << "\n";
+  } else {
+    o << "FROM ${RUNTIME_IMAGE} AS " << g.name << "\n"
+      << "ARG DEBIAN_FRONTEND=noninteractive\n";
+    if (prebuilt) o << "ARG BIN_DIR\n";
+    o << install(g.packages) << add_user() << "COPY " << binary_from << " /usr/local/bin/" << g.binary << "\n"
+      << g.files << "WORKDIR " << containers::sparc_data_dir << "\n";
+  }
   if (g.volume) o << "VOLUME [\"" << containers::sparc_data_dir << "\"]\n";
   o << "USER " << containers::sparc_uid << ":" << containers::sparc_uid << "\n";
   if (!g.expose.empty()) o << "EXPOSE " << g.expose << "\n";
@@ -146,13 +195,13 @@ std::vector<stage> stages(const stack& st) {
          *m,
          std::string("# sparc-mas: the backend; personas and the OpenAPI document come along.\n") +
              (containers::loopback_only(*m) ? "# Without API keys it listens on loopback only: inside its pod.\n" : ""),
-         true});
+         true, true, espeak_data});
   }
   if (const auto* s = st.find("signal")) {
     out.push_back({"signal", "sparc-signal", signal_packages,
                    "COPY web/ /usr/share/sparc/web/\nENV SPARC_SIGNAL_WEB_ROOT=/usr/share/sparc/web\n",
                    port_list(ports, "signal"), *s,
-                   "# sparc-signal: signaling, ICE servers with TURN credentials, the web client.\n", false});
+                   "# sparc-signal: signaling, ICE servers with TURN credentials, the web client.\n", false, true, {}});
   }
   if (const auto* r = st.find("renderer-1")) {
     service svc = *r;
@@ -168,7 +217,7 @@ std::vector<stage> stages(const stack& st) {
     std::string expose = std::to_string(svc.health_port);
     const auto media = port_list(ports, "renderer-1");
     if (!media.empty()) expose += " " + media;
-    out.push_back({"stream", "sparc-stream", stream_packages, "", expose, svc, note, false});
+    out.push_back({"stream", "sparc-stream", stream_packages, "", expose, svc, note, false, false, {}});
   }
   return out;
 }

@@ -186,7 +186,9 @@ TEST(containerfiles, each_runtime_stage_is_a_target_with_a_user_health_check_and
     for (const auto* name : {"mas", "signal", "stream"}) {
       const auto s = stage(cf, name);
       ASSERT_FALSE(s.empty()) << path << ": no stage " << name;
-      EXPECT_TRUE(s.starts_with("FROM ${RUNTIME_IMAGE} AS ")) << name;
+      // mas and signal are slim: FROM scratch with what their NAME-rootfs stage collected.
+      EXPECT_TRUE(s.starts_with(std::string(name) == "stream" ? "FROM ${RUNTIME_IMAGE} AS " : "FROM scratch AS "))
+          << name;
       EXPECT_TRUE(has(s, "\nUSER 10001:10001\n")) << name;
       EXPECT_TRUE(has(s, "\nHEALTHCHECK --interval=")) << name;
       EXPECT_TRUE(has(s, "\nSTOPSIGNAL SIGTERM\n")) << name;
@@ -195,11 +197,20 @@ TEST(containerfiles, each_runtime_stage_is_a_target_with_a_user_health_check_and
       EXPECT_FALSE(has(s, "{data}") || has(s, "{signal_host}") || has(s, "{mas_host}")) << name;
     }
     EXPECT_TRUE(stage(cf, "unity-server").empty()) << "the reference renderer needs no Unity image";
+    for (const auto* name : {"mas-rootfs", "signal-rootfs"}) {
+      const auto s = stage(cf, name);
+      EXPECT_TRUE(s.starts_with("FROM ${RUNTIME_IMAGE} AS ")) << name;
+      EXPECT_TRUE(has(s, "ldd $b; ldd /usr/bin/bash;")) << name << ": the binary's and bash's libraries";
+      EXPECT_TRUE(has(s, ":10001:10001::/var/lib/sparc:")) << name << ": the user entry";
+    }
+    EXPECT_TRUE(has(stage(cf, "mas"), "COPY --from=mas-rootfs /rootfs/ /\n")) << path;
+    EXPECT_TRUE(has(stage(cf, "mas-rootfs"), "espeak-ng-data")) << path;
+    EXPECT_FALSE(has(stage(cf, "signal-rootfs"), "espeak-ng-data")) << path;
   }
   const auto cf = file(files, "containerfiles/Containerfile");
   EXPECT_TRUE(has(stage(cf, "builder"), "cmake --preset release"));
   EXPECT_TRUE(has(cf, "ARG BUILDER_IMAGE="));
-  EXPECT_TRUE(has(stage(cf, "mas"), "COPY --from=builder /out/sparc-mas /usr/local/bin/sparc-mas"));
+  EXPECT_TRUE(has(stage(cf, "mas-rootfs"), "COPY --from=builder /out/sparc-mas /usr/local/bin/sparc-mas"));
   EXPECT_TRUE(has(stage(cf, "mas"), "COPY data/ /usr/share/sparc/data/"));
   EXPECT_TRUE(has(stage(cf, "mas"), "\"--db\", \"/var/lib/sparc/sparc-mas.db\""));
   EXPECT_TRUE(has(stage(cf, "signal"), "ENV SPARC_SIGNAL_WEB_ROOT=/usr/share/sparc/web"));
