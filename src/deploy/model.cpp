@@ -70,8 +70,14 @@ stack build_stack(const stack_spec& spec) {
     service s;
     s.name = s.role = "riva";
     copy_common(s, spec.riva);
-    s.program = "riva_start.sh";
-    s.ports = {{"grpc", spec.riva.port},
+    // NVIDIA's image starts its server with start-riva (riva_start.sh is the quickstart's host-side script). Inside a
+    // container 0.0.0.0 is the container's own interfaces; what the host sees depends on publishing, and Riva has no
+    // authentication, so its ports stay inside the pod or node: sparc-mas reaches them on localhost.
+    s.program = "start-riva";
+    s.args = {"--riva-uri=0.0.0.0:" + port_text(spec.riva.port), "--asr_service=true", "--tts_service=true",
+              "--nlp_service=false"};
+    s.env.emplace("RIVA_SERVER_HTTP_PORT", port_text(spec.riva.http_port));
+    s.ports = {{"grpc", spec.riva.port, "tcp", false},
                {"http", spec.riva.http_port, "tcp", false},
                {"triton-http", spec.riva.triton_http, "tcp", false},
                {"triton-grpc", spec.riva.triton_grpc, "tcp", false},
@@ -91,7 +97,9 @@ stack build_stack(const stack_spec& spec) {
       s.args.emplace_back("--lora-modules");
       for (const auto& [agent, adapter] : spec.llm.adapters) s.args.push_back(adapter + "={data}/adapters/" + adapter);
     }
-    s.ports = {{"http", spec.llm.port}};
+    // The OpenAI-compatible API has no authentication of its own here: only sparc-mas, in the same pod or on the
+    // same node, talks to it.
+    s.ports = {{"http", spec.llm.port, "tcp", false}};
     s.health_port = spec.llm.port;
     st.services.push_back(std::move(s));
   }

@@ -315,9 +315,11 @@ realm = "sparc"
 secret_file = ""               # shared secret for TURN REST credentials (sparc-signal mints them)
 image = "docker.io/coturn/coturn:4.6"
 
-[riva]                         # NVIDIA Riva speech (gRPC)
+[riva]                         # NVIDIA Riva speech (gRPC); never published, sparc-mas reaches it in the pod
 enabled = false
 port = 50051
+# Its Triton server binds 8000-8002 (triton_http, triton_grpc, triton_metrics say where, they cannot move it):
+# with Riva on, move [mas] port off 8000 (validate reports the collision).
 image = "nvcr.io/nvidia/riva/riva-speech:2.19.0"
 gpus = 1
 

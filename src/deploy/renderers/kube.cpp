@@ -132,10 +132,11 @@ std::string probe(const service& s, std::string_view kind, int initial_delay_s) 
 /// The command (replacing the image's entry point) and arguments a service's container starts with.
 std::pair<std::vector<std::string>, std::vector<std::string>> launch(const stack& st, const service& s) {
   if (s.role == "coturn") return {{"bash", "-c", containers::coturn_start_script(st, s)}, {}};
-  if (s.role == "riva")
-    return {{},
-            {"start-riva", "--riva-uri=0.0.0.0:" + std::to_string(s.health_port), "--asr_service=true",
-             "--tts_service=true", "--nlp_service=false"}};
+  if (s.role == "riva") {  // the image's entry point runs its command: start-riva and the flags
+    std::vector<std::string> args{s.program};
+    args.insert(args.end(), s.args.begin(), s.args.end());
+    return {{}, args};
+  }
   if (containers::built_here(s)) return {{}, containers::args_in_pod(s)};
   return {{s.program}, containers::args_in_pod(s)};
 }

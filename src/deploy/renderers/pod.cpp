@@ -83,11 +83,9 @@ std::string run_command(const stack& st, const service& s) {
     opts.emplace_back("--entrypoint bash");
     command = {"-c", containers::coturn_start_script(st, s)};
   } else if (s.role == "riva") {
-    // The model names riva_start.sh, NVIDIA's host-side quickstart; inside the image the server is start-riva.
-    for (const auto& p : s.ports)
-      if (p.name == "http") opts.push_back("-e RIVA_SERVER_HTTP_PORT=" + std::to_string(p.port));
-    command = {"start-riva", "--riva-uri=0.0.0.0:" + std::to_string(s.health_port), "--asr_service=true",
-               "--tts_service=true", "--nlp_service=false"};
+    // The image's entry point sets up the NVIDIA environment and then runs its command: start-riva and the flags.
+    command = {s.program};
+    command.insert(command.end(), s.args.begin(), s.args.end());
   } else {
     if (!containers::built_here(s)) opts.push_back("--entrypoint " + sh_quote(s.program));
     command = containers::args_in_pod(s);

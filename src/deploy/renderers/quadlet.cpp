@@ -188,11 +188,12 @@ struct container_command {
 container_command command_of(const stack& st, const service& s) {
   // coturn reads its shared secret only from its config: a shell assembles a private copy, then execs turnserver.
   if (s.role == "coturn") return {"bash", {"-c", containers::coturn_start_script(st, s)}};
-  // The model names riva_start.sh, NVIDIA's host-side quickstart; inside the image the server is start-riva.
-  if (s.role == "riva")
-    return {"",
-            {"start-riva", "--riva-uri=0.0.0.0:" + std::to_string(s.health_port), "--asr_service=true",
-             "--tts_service=true", "--nlp_service=false"}};
+  // NVIDIA's entry point sets up its environment, then runs the command it is given: start-riva and the flags.
+  if (s.role == "riva") {
+    std::vector<std::string> args{s.program};
+    args.insert(args.end(), s.args.begin(), s.args.end());
+    return {"", args};
+  }
   // Our images run their program (or the Unity player's virtual-display wrapper) as ENTRYPOINT; third-party images'
   // entrypoints vary between releases, so they get the program explicitly.
   return {containers::built_here(s) ? "" : s.program, containers::args_in_pod(s)};
@@ -215,8 +216,6 @@ std::string render_container_unit(const stack& st, const service& s, const flavo
   if (s.role == "riva") {
     out += "# As NVIDIA's quickstart runs it: an init for its server processes, unlimited locked memory.\n";
     out += "RunInit=true\nUlimit=memlock=-1:-1\nUlimit=stack=67108864:67108864\n";
-    for (const auto& p : s.ports)
-      if (p.name == "http") out += "Environment=RIVA_SERVER_HTTP_PORT=" + std::to_string(p.port) + "\n";
   }
   if (!cmd.entrypoint.empty()) out += "Entrypoint=" + escape_systemd(cmd.entrypoint) + "\n";
   if (!cmd.args.empty()) out += "Exec=" + join_words(cmd.args) + "\n";

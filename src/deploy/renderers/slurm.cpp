@@ -126,7 +126,6 @@ command service_command(const stack& st, const service& s, std::map<std::string,
                         const std::vector<std::string>& args, const std::vector<std::string>& extra_apptainer = {}) {
   const auto& hpc = st.spec.hpc;
   command cmd;
-  auto run_args = args;
   if (is_apptainer(st)) {
     values["data"] = std::string(container_data);
     for (const auto& [name, file] : s.secrets) values["secret:" + name] = std::string(container_secrets) + name;
@@ -143,10 +142,6 @@ command service_command(const stack& st, const service& s, std::map<std::string,
     for (std::size_t i = 0; i + 1 < extra_apptainer.size(); i += 2)
       cmd.runtime.push_back({extra_apptainer[i], extra_apptainer[i + 1]});
     cmd.runtime.push_back({var("SPARC_SIF_DIR") + "/" + sif_name(st, s) + ".sif"});
-    // The model names riva_start.sh, NVIDIA's host-side quickstart; the image's start-riva wants these instead.
-    if (s.role == "riva")
-      run_args = {"--riva-uri=0.0.0.0:" + std::to_string(s.health_port), "--asr_service=true", "--tts_service=true",
-                  "--nlp_service=false"};
   } else {
     values["data"] = var("SPARC_STATE") + "/data/" + s.name;
     for (const auto& [name, file] : s.secrets) values["secret:" + name] = file;
@@ -159,7 +154,7 @@ command service_command(const stack& st, const service& s, std::map<std::string,
     head.push_back(from_bin_dir ? var("SPARC_BIN_DIR") + "/" + s.program : s.program);
     cmd.runtime.push_back(std::move(head));
   }
-  for (const auto& a : run_args) cmd.args.push_back(expand(a, values));
+  for (const auto& a : args) cmd.args.push_back(expand(a, values));
   return cmd;
 }
 

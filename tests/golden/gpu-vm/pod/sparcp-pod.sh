@@ -64,9 +64,7 @@ ports=(
   -p 3478:3478/udp  # coturn turn
   -p 3478:3478/tcp  # coturn turn-tcp
   -p 49201-49250:49201-49250/udp  # TURN relay
-  -p 50051:50051/tcp  # riva grpc
-  -p 8100:8100/tcp  # llm http
-  -p 8000:8000/tcp  # mas http
+  -p 8010:8010/tcp  # mas http
   -p 8080:8080/tcp  # signal http
   -p 8888:8888/tcp  # signal metrics
   -p 49152-49200:49152-49200/udp  # WebRTC media (renderers)
@@ -108,7 +106,7 @@ wait_healthy sparcp-coturn 60
 
 # riva: NVIDIA Riva speech (gRPC)
 # Its model repository (what riva_init.sh prepares) belongs in volume sparcp-riva-data (/data).
-# The spec reserves 18000 18001 18002 for its Triton server, unpublished.
+# The spec reserves 8000 8001 8002 for its Triton server, unpublished.
 podman run \
   -d --pod "$pod" --name sparcp-riva --restart on-failure \
   --health-cmd '["bash", "-c", "exec 3<>/dev/tcp/127.0.0.1/50051"]' \
@@ -139,12 +137,12 @@ wait_healthy sparcp-llm 900
 # mas: sparc-mas, the backend
 podman run \
   -d --pod "$pod" --name sparcp-mas --restart on-failure \
-  --health-cmd '["bash", "-c", "exec 3<>/dev/tcp/127.0.0.1/8000 && printf \"GET /health HTTP/1.1\\r\\nHost: localhost\\r\\nConnection: close\\r\\n\\r\\n\" >&3 && read -r _ code _ <&3 && [ \"$code\" = 200 ]"]' \
+  --health-cmd '["bash", "-c", "exec 3<>/dev/tcp/127.0.0.1/8010 && printf \"GET /health HTTP/1.1\\r\\nHost: localhost\\r\\nConnection: close\\r\\n\\r\\n\" >&3 && read -r _ code _ <&3 && [ \"$code\" = 200 ]"]' \
   --health-interval 10s --health-timeout 3s --health-retries 3 --health-start-period 10s \
   -v sparcp-mas-data:/var/lib/sparc \
   --secret sparcp-api_keys,target=api_keys,uid=10001,gid=10001,mode=0400 \
   registry.example.org/sparc/mas:1.0 \
-    --bind 0.0.0.0 --port 8000 --db /var/lib/sparc/sparc-mas.db --profile production \
+    --bind 0.0.0.0 --port 8010 --db /var/lib/sparc/sparc-mas.db --profile production \
     --api-keys-file /run/secrets/api_keys >/dev/null
 wait_healthy sparcp-mas 60
 
