@@ -107,6 +107,63 @@ ws_outcome signaling_round_trip(const check_target& t, const std::string& id, bo
   return out;
 }
 
+/// The same over the HTTP polling transport (docs/protocol.md section 4): a session, the connection, our offer, then
+/// merged polls of GET /signaling until the renderer's answer (or, in private mode, its offer) arrives; the session
+/// is deleted again on every path.
+ws_outcome polling_round_trip(const check_target& t, const std::string& id, bool send_offer,
+                              std::chrono::milliseconds wait) {
+  ws_outcome out;
+  const auto request = [&](std::string_view method, std::string_view target, const json& body,
+                           const std::string& session) {
+    std::vector<std::pair<std::string, std::string>> headers;
+    if (!session.empty()) headers.emplace_back("Session-Id", session);
+    return http_exchange(t.signal_host, t.signal_port, method, target, body.is_null() ? "" : body.dump(),
+                         body.is_null() ? "" : "application/json", t.timeout, std::size_t{1} << 20, headers);
+  };
+  const auto created = request("PUT", "/signaling", nullptr, "");
+  const auto session = json::parse(created.body, nullptr, false);
+  if (created.status != 200 || !session.is_object() || !session.contains("sessionId") ||
+      !session["sessionId"].is_string()) {
+    out.error = created.status ? "PUT /signaling: HTTP " + std::to_string(created.status) : created.error;
+    return out;
+  }
+  const auto sid = session["sessionId"].get<std::string>();
+  const auto connected = request("PUT", "/signaling/connection", json{{"connectionId", id}}, sid);
+  const auto ack = json::parse(connected.body, nullptr, false);
+  out.acked = connected.status == 200 && ack.is_object() && ack.value("connectionId", "") == id;
+  if (!out.acked) {
+    out.error = connected.status ? "PUT /signaling/connection: HTTP " + std::to_string(connected.status)
+                                 : connected.error;
+  } else {
+    out.polite = ack.value("polite", true);
+    if (send_offer) {
+      const auto offered = request("POST", "/signaling/offer", json{{"connectionId", id}, {"sdp", probe_offer_sdp()}}, sid);
+      if (offered.status != 200) out.error = "POST /signaling/offer: HTTP " + std::to_string(offered.status);
+    }
+    const auto until = clock_type::now() + wait;
+    std::int64_t fromtime = 0;
+    while (out.error.empty() && out.got.empty() && clock_type::now() < until) {
+      const auto polled = request("GET", "/signaling?fromtime=" + std::to_string(fromtime), nullptr, sid);
+      const auto reply = json::parse(polled.body, nullptr, false);
+      if (polled.status != 200 || !reply.is_object() || !reply.contains("messages") || !reply["messages"].is_array()) {
+        out.error = polled.status ? "GET /signaling: HTTP " + std::to_string(polled.status) : polled.error;
+        break;
+      }
+      for (const auto& m : reply["messages"]) {
+        if (!m.is_object()) continue;
+        const auto type = m.value("type", "");
+        const auto [mid, sdp] = id_and_sdp(m);
+        if ((type == "answer" || type == "offer") && mid == id && !sdp.empty()) out.got = type;
+      }
+      if (reply.contains("datetime") && reply["datetime"].is_number()) fromtime = reply["datetime"].get<std::int64_t>();
+      if (out.got.empty()) std::this_thread::sleep_for(100ms);
+    }
+    (void)request("DELETE", "/signaling/connection", json{{"connectionId", id}}, sid);
+  }
+  (void)request("DELETE", "/signaling", nullptr, sid);
+  return out;
+}
+
 check_result timed(std::string name, const std::function<void(check_result&)>& body) {
   check_result r;
   r.name = std::move(name);
@@ -260,15 +317,13 @@ std::vector<check_result> run_checks(const check_target& t, const std::function<
   const bool websocket = !config.is_object() || config.value("useWebSocket", true);
   const bool private_mode = config.is_object() && config.value("startupMode", "public") == "private";
   add(timed("signaling connect", [&](check_result& r) {
-    if (!websocket) {
-      r.skipped = true;
-      r.detail = "HTTP polling transport: covered by the renderer check below";
-      return;
-    }
-    const auto o = signaling_round_trip(t, random_id("sparc-check-"), false, 0ms);
+    const auto id = random_id("sparc-check-");
+    const auto o = websocket ? signaling_round_trip(t, id, false, 0ms) : polling_round_trip(t, id, false, 0ms);
     r.passed = o.acked;
-    r.detail = o.acked ? "WebSocket connect acknowledged" : o.error;
-    if (!r.passed) r.fix = "the signaling WebSocket did not acknowledge; see `sparc logs signal`";
+    r.detail = o.acked ? (websocket ? "WebSocket connect acknowledged" : "HTTP polling connect acknowledged") : o.error;
+    if (!r.passed)
+      r.fix = std::string("the signaling ") + (websocket ? "WebSocket" : "HTTP polling API") +
+              " did not acknowledge; see `sparc logs signal`";
   }));
 
   add(timed("renderer answers", [&](check_result& r) {
@@ -277,16 +332,14 @@ std::vector<check_result> run_checks(const check_target& t, const std::function<
       r.detail = "no renderer in this stack";
       return;
     }
-    if (!websocket) {
-      r.skipped = true;
-      r.detail = "the HTTP polling round trip is not checked yet; the renderer's /health above covers it";
-      return;
-    }
     // Public mode: a fresh id and our offer. Private mode: the first renderer's id; the renderer offers to us.
     const auto id = private_mode ? std::string("renderer-1") : random_id("sparc-check-");
-    const auto o = signaling_round_trip(t, id, !private_mode, std::chrono::milliseconds(private_mode ? 7000 : 5000));
+    // A polling renderer sees our offer (or our connect) on its next poll: Unity's default interval is 5 s.
+    const auto wait = std::chrono::milliseconds(!websocket ? 12000 : private_mode ? 7000 : 5000);
+    const auto o = websocket ? signaling_round_trip(t, id, !private_mode, wait)
+                             : polling_round_trip(t, id, !private_mode, wait);
     r.passed = !o.got.empty();
-    r.detail = r.passed ? "a renderer sent its " + o.got + " over signaling"
+    r.detail = r.passed ? "a renderer sent its " + o.got + " over " + (websocket ? "WebSocket" : "HTTP polling")
                         : (o.error.empty() ? "no renderer answered within the deadline" : o.error);
     if (!r.passed) r.fix = "is a renderer connected to the signaling server? `sparc logs renderer-1`";
   }));
@@ -303,7 +356,10 @@ std::vector<check_result> run_checks(const check_target& t, const std::function<
       return;
     }
     const auto url = "http://" + t.signal_host + ":" + std::to_string(t.signal_port) + "/";
-    const auto b = browser_frames(t.chromium, url, 10, std::max(t.timeout * 2, std::chrono::milliseconds(5000)));
+    // Over HTTP polling the renderer takes the page's offer and then its candidates on two of its polls (5 s apart
+    // by Unity's default), so the page gets that much longer.
+    const auto deadline = std::max(t.timeout * 2, std::chrono::milliseconds(5000)) + (websocket ? 0ms : 12000ms);
+    const auto b = browser_frames(t.chromium, url, 10, deadline);
     r.passed = b.ran && b.frames >= 10;
     r.detail = r.passed ? std::to_string(b.frames) + " video frames decoded in headless Chromium (first after " +
                               std::to_string(b.first_frame.count()) + " ms)"
