@@ -31,6 +31,8 @@ say "System tests: the rendered Quadlet units (quadlet -dryrun, systemd-analyze 
 "${repo_root}/tests/system/quadlet_test.sh" "${repo_root}/build/release/apps"
 say "System tests: the rendered Containerfiles, pod script and kube YAML on rootful podman, then sparc check"
 "${repo_root}/tests/system/podman_test.sh" "${repo_root}/build/release/apps"
+say "System tests: the rendered Apptainer .def files and build-sifs.sh with sid's apptainer in a podman container"
+"${repo_root}/tests/system/apptainer_test.sh" "${repo_root}/build/release/apps"
 
 if [[ ${SPARC_TEST_ASAN:-${CI:-false}} == 1 || ${SPARC_TEST_ASAN:-${CI:-false}} == true ]]; then
   build asan

@@ -46,11 +46,9 @@ std::string single_quoted(std::string_view text) {
 }
 
 /// The program the image runs: the model's, except where the image wraps or renames it. The unity-server image
-/// (containerfiles/) starts the player on a virtual display through sparc-unity; NVIDIA's Riva image calls its
-/// server start-riva (the model's riva_start.sh is the host-side quickstart).
+/// (containerfiles/) starts the player on a virtual display through sparc-unity.
 std::string image_program(const stack& st, const service& s) {
   if (s.role == "renderer" && containers::is_unity(st)) return "sparc-unity";
-  if (s.role == "riva") return "start-riva";
   return s.program;
 }
 
@@ -121,7 +119,8 @@ std::string build_script(const stack& st, const std::vector<sif_image>& images) 
   out += "#   apptainer/build-sifs.sh   where podman and apptainer are both installed; or in two steps:\n";
   out +=
       "#   1. on the podman machine: apptainer/build-sifs.sh   (writes the archives, then says apptainer is missing)\n";
-  out += "#   2. copy the apptainer/ folder to the cluster and run it there: it builds from the archives.\n#\n";
+  out += "#   2. copy the apptainer/ folder to the cluster and run it there: it builds from the archives.\n";
+  out += "#   apptainer/build-sifs.sh NAME...   only the images named (see names= below); the default is all.\n#\n";
   out += "# SPARC_SIF_DIR (default " + hpc.sif_dir + ") and SPARC_ARCHIVE_DIR (default apptainer/archives) move the\n";
   out += "# output; the SIFs must land where slurm/*.sbatch look for them (a relative folder counts from where you\n";
   out += "# run this script, as it does from where you run sbatch).\n";
@@ -135,7 +134,22 @@ std::string build_script(const stack& st, const std::vector<sif_image>& images) 
   for (const auto& img : images) out += "  " + single_quoted(containers::image_of(st, *img.svc)) + "\n";
   out += ")\n\n";
   out += "fail() { echo \"build-sifs: $*\" >&2; exit 1; }\n\n";
-  out += R"sh(count=${#names[@]}
+  out += R"sh(# Arguments pick images by name, in the order given.
+if (($# > 0)); then
+  picked_names=() picked_images=()
+  for want in "$@"; do
+    found=false
+    for i in "${!names[@]}"; do
+      if [[ ${names[i]} == "$want" ]]; then
+        picked_names+=("$want") picked_images+=("${images[i]}") found=true
+      fi
+    done
+    $found || { echo "build-sifs: unknown image '$want' (one of: ${names[*]})" >&2; exit 2; }
+  done
+  names=("${picked_names[@]}") images=("${picked_images[@]}")
+fi
+
+count=${#names[@]}
 mkdir -p "$archive_dir"
 have_podman=false
 if command -v podman >/dev/null 2>&1; then have_podman=true; fi

@@ -286,6 +286,10 @@ TEST(apptainer, the_build_script_saves_and_builds_every_image) {
   EXPECT_TRUE(has(script->content, "apptainer build --force"));
   EXPECT_TRUE(has(script->content, "apptainer not found (on the cluster: module load apptainer/1.3)"));
   EXPECT_TRUE(has(script->content, "sif_dir=${SPARC_SIF_DIR:-/blue/sparc/sif}"));
+  // Arguments pick images by name (tests/system/apptainer_test.sh builds only the signal SIF); a wrong name is a
+  // usage error, not a silent no-op.
+  EXPECT_TRUE(has(script->content, "for want in \"$@\"; do"));
+  EXPECT_TRUE(has(script->content, "unknown image '$want' (one of: ${names[*]})\" >&2; exit 2;"));
 }
 
 // --- SLURM ---

@@ -6,6 +6,7 @@
 #   apptainer/build-sifs.sh   where podman and apptainer are both installed; or in two steps:
 #   1. on the podman machine: apptainer/build-sifs.sh   (writes the archives, then says apptainer is missing)
 #   2. copy the apptainer/ folder to the cluster and run it there: it builds from the archives.
+#   apptainer/build-sifs.sh NAME...   only the images named (see names= below); the default is all.
 #
 # SPARC_SIF_DIR (default sif) and SPARC_ARCHIVE_DIR (default apptainer/archives) move the
 # output; the SIFs must land where slurm/*.sbatch look for them (a relative folder counts from where you
@@ -24,6 +25,21 @@ images=(
 )
 
 fail() { echo "build-sifs: $*" >&2; exit 1; }
+
+# Arguments pick images by name, in the order given.
+if (($# > 0)); then
+  picked_names=() picked_images=()
+  for want in "$@"; do
+    found=false
+    for i in "${!names[@]}"; do
+      if [[ ${names[i]} == "$want" ]]; then
+        picked_names+=("$want") picked_images+=("${images[i]}") found=true
+      fi
+    done
+    $found || { echo "build-sifs: unknown image '$want' (one of: ${names[*]})" >&2; exit 2; }
+  done
+  names=("${picked_names[@]}") images=("${picked_images[@]}")
+fi
 
 count=${#names[@]}
 mkdir -p "$archive_dir"
