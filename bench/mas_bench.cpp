@@ -285,6 +285,22 @@ std::optional<double> app_time_ms(const http_response_view& response) {
   return value ? net::server_timing_ms(*value, "app") : std::nullopt;
 }
 
+/// The `queue` metric: how long the turn waited for a connection slot to the model server.
+std::optional<double> queue_time_ms(const http_response_view& response) {
+  const auto value = response.header("server-timing");
+  return value ? net::server_timing_ms(*value, "queue") : std::nullopt;
+}
+
+/// sparc-mas's own share of a turn: `app` minus `engine` (the time it waited for the text engine), when both came.
+std::optional<double> own_time_ms(const http_response_view& response) {
+  const auto value = response.header("server-timing");
+  if (!value) return std::nullopt;
+  const auto app = net::server_timing_ms(*value, "app");
+  const auto engine = net::server_timing_ms(*value, "engine");
+  if (!app || !engine) return std::nullopt;
+  return *app - *engine;
+}
+
 // ---------------------------------------------------------------------------------------------------
 
 /// N keep-alive clients, each on its own session, closed-loop or paced to a total rate, and one more connection
@@ -297,6 +313,8 @@ class turns_scenario {
         finished_(h_.io().get_executor()),
         turn_client_ms_(1u << 18),
         turn_server_ms_(1u << 18),
+        turn_own_ms_(1u << 18),
+        turn_queue_ms_(1u << 18),
         health_client_ms_(4096),
         health_server_ms_(4096) {}
 
@@ -403,6 +421,8 @@ class turns_scenario {
     result_["server_timing"] = turn_server_ms_.size() > 0;
     result_["server_timed"] = turn_server_ms_.size();
     turn_server_ms_.summarise(result_, "server", true);
+    turn_own_ms_.summarise(result_, "own", true);
+    turn_queue_ms_.summarise(result_, "queue", true);
     turn_client_ms_.summarise(result_, "client", true);
     result_["health_requests"] = health_statuses_.ok() + health_statuses_.others();
     result_["health_non_200"] = health_statuses_.others();
@@ -463,6 +483,8 @@ class turns_scenario {
         if (c.response.status == 200) {
           turn_client_ms_.add(ms_between(sent, now));
           if (const auto ms = app_time_ms(c.response)) turn_server_ms_.add(*ms);
+          if (const auto ms = own_time_ms(c.response)) turn_own_ms_.add(*ms);
+          if (const auto ms = queue_time_ms(c.response)) turn_queue_ms_.add(*ms);
           if (coach) ++coach_turns_;
         } else if (turn_statuses_.others() == 1) {
           fmt::print(stderr, "  first non-200: {} {}\n", c.response.status, shorten(c.response.body));
@@ -532,6 +554,8 @@ class turns_scenario {
   status_counts health_statuses_;
   samples turn_client_ms_;
   samples turn_server_ms_;
+  samples turn_own_ms_;    ///< app minus engine: sparc-mas's own time per turn
+  samples turn_queue_ms_;  ///< waiting for a connection slot to the model server
   samples health_client_ms_;
   samples health_server_ms_;
   std::uint64_t coach_turns_ = 0;

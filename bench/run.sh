@@ -4,9 +4,10 @@
 # generators share the machine's cores on purpose (no taskset): the targets are stated for that setup. Each
 # scenario gets a freshly started server. Takes about a minute per server (two for sparc-stream) after the build.
 #
-# Usage: bench/run.sh [--only signal|mas|stream|sparc]
+# Usage: bench/run.sh [--only signal|mas|llm|stream|sparc]
 #   --only signal   only sparc-signal; the other sections of docs/benchmarks.md are kept as they are
 #   --only mas      only sparc-mas (the "## sparc-mas" section); the others are kept as they are
+#   --only llm      only sparc-mas on the test model server (bench/llm.sh, "## sparc-mas on a model server")
 #   --only stream   only sparc-stream (the "## sparc-stream" section); the others are kept as they are
 #   --only sparc    only the sparc CLI (the "## sparc" section, last); the others are kept as they are
 set -euo pipefail
@@ -24,8 +25,8 @@ while [[ $# -gt 0 ]]; do
   esac
 done
 case $only in
-  "" | signal | mas | stream | sparc) ;;
-  *) echo "run.sh: --only takes signal, mas, stream or sparc" >&2; exit 2 ;;
+  "" | signal | mas | llm | stream | sparc) ;;
+  *) echo "run.sh: --only takes signal, mas, llm, stream or sparc" >&2; exit 2 ;;
 esac
 # want PART: true when PART (signal, mas, stream) runs this time.
 want() { [[ -z $only || $only == "$1" ]]; }
@@ -33,6 +34,7 @@ want() { [[ -z $only || $only == "$1" ]]; }
 targets=()  # only what the benchmarks run
 if want signal; then targets+=(sparc-signal sparc-signal-bench); fi
 if want mas; then targets+=(sparc-mas sparc-mas-bench); fi
+if want llm; then targets+=(sparc-mas sparc-mas-bench sparc-fake-llm); fi
 if want stream; then
   if ! want signal; then targets+=(sparc-signal); fi
   targets+=(sparc-stream)
@@ -60,6 +62,7 @@ work=$(mktemp -d)
 server_pid=""
 cleanup() {
   if [[ -n $server_pid ]]; then kill -TERM "$server_pid" 2>/dev/null || true; fi
+  if [[ -n ${fake_pid:-} ]]; then kill -TERM "$fake_pid" 2>/dev/null || true; fi
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -115,6 +118,7 @@ EOF
 
 if want signal; then source bench/signal.sh; fi
 if want mas; then source bench/mas.sh; fi
+if want llm; then source bench/llm.sh; fi
 if want stream; then source bench/stream.sh; fi
 if want sparc; then source bench/sparc.sh; fi
 
@@ -124,12 +128,13 @@ if want sparc; then source bench/sparc.sh; fi
 # run from their heading to the next of these headings (or the end).
 current_part() {
   [[ -f $doc ]] || return 0
-  awk -v want="$1" '$0 == "## sparc-mas" { part = "mas" } $0 == "## sparc-stream" { part = "stream" }
+  awk -v want="$1" '$0 == "## sparc-mas" { part = "mas" } $0 == "## sparc-mas on a model server" { part = "llm" }
+    $0 == "## sparc-stream" { part = "stream" }
     $0 == "## sparc" { part = "sparc" }
     (part == "" ? "signal" : part) == want' "$doc"
 }
 parts=()
-for part in signal mas stream sparc; do
+for part in signal mas llm stream sparc; do
   if want "$part"; then text=$(cat "$work/$part.md"); else text=$(current_part "$part"); fi
   if [[ -n $text ]]; then parts+=("$text"); fi
 done

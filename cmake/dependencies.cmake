@@ -8,3 +8,7 @@ find_package(spdlog REQUIRED)
 find_package(CLI11 REQUIRED)
 find_package(tomlplusplus REQUIRED)
 find_package(GTest REQUIRED)
+# Riva client: protobuf through CMake's FindProtobuf module (Debian ships no protobuf CMake config); gRPC's own
+# config, which needs protobuf-compiler-grpc installed (it checks every plugin file exists).
+find_package(Protobuf REQUIRED)
+find_package(gRPC CONFIG REQUIRED)

@@ -117,7 +117,20 @@ stack build_stack(const stack_spec& spec) {
     s.ports = {{"http", spec.mas.port}};
     s.health_port = spec.mas.port;
     if (spec.riva.enabled) s.depends_on.emplace_back("riva");
-    if (spec.llm.enabled && spec.llm.base_url.empty()) s.depends_on.emplace_back("llm");
+    if (spec.llm.enabled) {
+      // The model server runs beside sparc-mas (same pod or node: localhost) unless base_url names another one.
+      const auto url = spec.llm.base_url.empty() ? "http://127.0.0.1:" + port_text(spec.llm.port) + "/v1"
+                                                 : spec.llm.base_url;
+      s.args.insert(s.args.end(), {"--engine", "openai", "--llm-url", url});
+      if (!spec.llm.model.empty()) s.args.insert(s.args.end(), {"--llm-model", spec.llm.model});
+      for (const auto& [agent, adapter] : spec.llm.adapters)
+        s.args.insert(s.args.end(), {"--llm-adapter", agent + "=" + adapter});
+      if (!spec.llm.api_key_file.empty()) {
+        s.secrets["llm_api_key"] = spec.llm.api_key_file;
+        s.args.insert(s.args.end(), {"--llm-api-key-file", "{secret:llm_api_key}"});
+      }
+      if (spec.llm.base_url.empty()) s.depends_on.emplace_back("llm");
+    }
     st.services.push_back(std::move(s));
   }
   {

@@ -61,6 +61,29 @@ TEST(model, a_unity_renderer_gets_the_player_flags_and_a_gpu) {
   EXPECT_EQ(r.gpus, 1);
 }
 
+TEST(model, the_backend_is_pointed_at_the_model_server_with_one_adapter_per_agent) {
+  stack_spec s;
+  s.llm.enabled = true;
+  s.llm.port = 8100;
+  s.llm.model = "meta-llama/Llama-3.1-8B-Instruct";
+  s.llm.adapters = {{"caregiver", "caregiver-lora"}, {"coach", "coach-lora"}};
+  const auto local = build_stack(s);
+  const auto& mas = *local.find("mas");
+  EXPECT_TRUE(has_args(mas, {"--engine", "openai", "--llm-url", "http://127.0.0.1:8100/v1"}));
+  EXPECT_TRUE(has_args(mas, {"--llm-model", "meta-llama/Llama-3.1-8B-Instruct"}));
+  EXPECT_TRUE(has_args(mas, {"--llm-adapter", "caregiver=caregiver-lora", "--llm-adapter", "coach=coach-lora"}));
+  EXPECT_NE(std::find(mas.depends_on.begin(), mas.depends_on.end(), "llm"), mas.depends_on.end());
+
+  s.llm.base_url = "http://gpu-node:8000/v1";
+  s.llm.api_key_file = "/etc/sparc/llm-key";
+  const auto remote = build_stack(s);
+  const auto& m2 = *remote.find("mas");
+  EXPECT_TRUE(has_args(m2, {"--llm-url", "http://gpu-node:8000/v1"}));
+  EXPECT_TRUE(has_args(m2, {"--llm-api-key-file", "{secret:llm_api_key}"}));
+  EXPECT_EQ(m2.secrets.at("llm_api_key"), "/etc/sparc/llm-key");
+  EXPECT_EQ(std::find(m2.depends_on.begin(), m2.depends_on.end(), "llm"), m2.depends_on.end());
+}
+
 TEST(model, placeholders_expand_and_unknown_ones_stay) {
   EXPECT_EQ(expand("{data}/x.db", {{"data", "/var/lib/s"}}), "/var/lib/s/x.db");
   EXPECT_EQ(expand("a{secret:k}b{other}", {{"secret:k", "/s/k"}}), "a/s/kb{other}");

@@ -218,7 +218,8 @@ parse_result parse_spec(std::string_view text, std::string_view file) {
   keys_t llm{{"port", r.port(s.llm.port)},
              {"base_url", r.text(s.llm.base_url)},
              {"model", r.text(s.llm.model)},
-             {"adapters", r.text_map(s.llm.adapters)}};
+             {"adapters", r.text_map(s.llm.adapters)},
+             {"api_key_file", r.text(s.llm.api_key_file)}};
   r.common(llm, s.llm);
 
   auto& h = s.hpc;
@@ -329,6 +330,7 @@ port = 8100
 base_url = ""                  # an existing server; empty: run `image` in the stack
 model = ""
 adapters = {}                  # e.g. { caregiver = "caregiver-lora", coach = "coach-lora" }
+api_key_file = ""              # the server's bearer token, if it wants one (vLLM --api-key)
 gpus = 1
 
 [hpc]                          # SLURM + Apptainer (HiPerGator)

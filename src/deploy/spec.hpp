@@ -90,6 +90,7 @@ struct llm_spec : service_common {
   std::string base_url;  ///< an external OpenAI-compatible server; empty with enabled: the one run here
   std::string model;
   std::map<std::string, std::string> adapters;  ///< agent -> LoRA adapter name
+  std::string api_key_file;  ///< the server's bearer token (vLLM --api-key), a secret for sparc-mas
 };
 
 struct hpc_spec {

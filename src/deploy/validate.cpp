@@ -226,6 +226,31 @@ struct linter {
     if (s.llm.enabled && s.llm.model.empty())
       error("llm-model-missing", at(s.llm.where, "enabled"), "[llm] is enabled without a model", "set [llm] model");
   }
+
+  void model_server() {
+    const auto& l = s.llm;
+    if (!l.enabled) return;
+    for (const auto& [agent, adapter] : l.adapters) {
+      if (agent != "caregiver" && agent != "coach" && agent != "supervisor")
+        error("llm-adapter-agent", at(l.where, "adapters"), "adapter for unknown agent '" + agent + "'",
+              "name caregiver, coach or supervisor");
+      if (adapter.empty() || adapter.find_first_of(" =,\t") != std::string::npos)
+        error("llm-adapter-name", at(l.where, "adapters"), "adapter name '" + adapter + "' for " + agent +
+              " is empty or has spaces, '=' or ','", "use the name the server lists under GET /v1/models");
+    }
+    if (!l.base_url.empty()) {
+      if (!l.base_url.starts_with("http://"))
+        error("llm-url", at(l.where, "base_url"), "base_url '" + l.base_url + "' is not http://host:port[/v1]",
+              "sparc-mas speaks plain HTTP to the model server; put a TLS proxy beside it for https");
+    } else if (!l.adapters.empty() && l.model.empty()) {
+      error("llm-model-missing", at(l.where, "adapters"),
+            "adapters are LoRA modules on a base model, but [llm] model is empty", "set [llm] model");
+    }
+    if (!l.api_key_file.empty() && l.base_url.empty())
+      warn("llm-api-key-unused", at(l.where, "api_key_file"),
+           "api_key_file is sent to the model server, but the one run here is started without --api-key",
+           "leave api_key_file empty for the stack's own server, or set base_url");
+  }
 };
 
 }  // namespace
@@ -282,6 +307,7 @@ std::vector<finding> validate(const stack_spec& spec) {
   l.hpc();
   l.secrets();
   l.exposure();
+  l.model_server();
   std::stable_sort(l.out.begin(), l.out.end(), [](const finding& a, const finding& b) {
     if (a.level != b.level) return a.level == severity::error;
     return a.at.line < b.at.line;

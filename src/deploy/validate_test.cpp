@@ -28,6 +28,20 @@ TEST(validate, riva_triton_port_collides_with_the_backend) {
   EXPECT_TRUE(has(fs, "port-collision"));
 }
 
+TEST(validate, model_server_settings_are_checked) {
+  EXPECT_TRUE(has(validate(parsed("[llm]\nenabled = true\nmodel = \"m\"\nadapters = { doctor = \"x\" }\n")),
+                  "llm-adapter-agent"));
+  EXPECT_TRUE(has(validate(parsed("[llm]\nenabled = true\nmodel = \"m\"\nadapters = { coach = \"a b\" }\n")),
+                  "llm-adapter-name"));
+  EXPECT_TRUE(has(validate(parsed("[llm]\nenabled = true\nmodel = \"m\"\nbase_url = \"https://x.example/v1\"\n")),
+                  "llm-url"));
+  EXPECT_TRUE(has(validate(parsed("[llm]\nenabled = true\nmodel = \"m\"\napi_key_file = \"k\"\n")),
+                  "llm-api-key-unused", severity::warning));
+  const auto good = validate(parsed("[llm]\nenabled = true\nmodel = \"m\"\nbase_url = \"http://gpu:8000/v1\"\n"
+                                    "adapters = { caregiver = \"c-lora\", coach = \"k-lora\" }\n"));
+  EXPECT_FALSE(has(good, "llm-url") || has(good, "llm-adapter-agent") || has(good, "llm-adapter-name"));
+}
+
 TEST(validate, an_explicit_port_clash_points_at_the_line) {
   const auto s = parsed("[signal]\nport = 8000\n");
   const auto fs = validate(s);

@@ -51,6 +51,8 @@ cli_result parse_command_line(int argc, const char* const* argv) {
   env(app.add_option("--bind", c.bind, "Listen address"), "SPARC_MAS_BIND");
   env(app.add_option("-p,--port", c.port, "Listen port (0 picks a free one; see --ready-file)"), "SPARC_MAS_PORT");
   env(app.add_option("--db", c.db, "SQLite database file (created and migrated on start)"), "SPARC_MAS_DB");
+  env(app.add_option("--kb", c.kb, "Knowledge base index file (written by `sparc-mas kb import DIR`)"),
+      "SPARC_MAS_KB");
   env(app.add_option("--data-dir", c.data_dir, "Directory with personas/*.toml"), "SPARC_MAS_DATA_DIR");
   env(app.add_option("--api-keys-file", c.api_keys_file,
                      "File with one API key per line (X-API-Key); without it auth is off, allowed only on loopback"),
@@ -103,38 +105,118 @@ cli_result parse_command_line(int argc, const char* const* argv) {
                      "Live sessions idle this long leave memory (they stay in the store and come back on use)"),
       "SPARC_MAS_SESSION_IDLE_S")
       ->check(CLI::Range(1, 604800));
+  env(app.add_option("--engine", c.engine,
+                     "Text engine: scripted (embedded, deterministic) or openai (an OpenAI-compatible model server)"),
+      "SPARC_MAS_ENGINE")
+      ->check(CLI::IsMember({"scripted", "openai"}));
+  env(app.add_option("--llm-url", c.llm_url, "Model server base URL, http://host:port[/v1] (with --engine openai)"),
+      "SPARC_MAS_LLM_URL");
+  env(app.add_option("--llm-api-key-file", c.llm_api_key_file, "File holding the model server's bearer token"),
+      "SPARC_MAS_LLM_API_KEY_FILE");
+  env(app.add_option("--llm-model", c.llm_model, "Model name every agent uses unless --llm-adapter names one"),
+      "SPARC_MAS_LLM_MODEL");
+  env(app.add_option("--llm-adapter", c.llm_adapters,
+                     "AGENT=NAME: the LoRA adapter (a model name on vLLM) for caregiver, coach or supervisor "
+                     "(repeatable)"),
+      "SPARC_MAS_LLM_ADAPTER");
+  env(app.add_option("--llm-stream", c.llm_stream, "Stream completions (server-sent events)"), "SPARC_MAS_LLM_STREAM");
+  env(app.add_option("--llm-coach-format", c.llm_coach_format,
+                     "How the coach asks for JSON: json_schema (the C-LEAR schema), json_object or none"),
+      "SPARC_MAS_LLM_COACH_FORMAT")
+      ->check(CLI::IsMember({"json_schema", "json_object", "none"}));
+  env(app.add_option("--llm-context-tokens", c.llm_context_tokens,
+                     "The model's context; the oldest turns are left out to fit"),
+      "SPARC_MAS_LLM_CONTEXT_TOKENS")
+      ->check(CLI::Range(std::size_t{256}, std::size_t{1048576}));
+  env(app.add_option("--llm-max-tokens", c.llm_max_tokens, "Longest caregiver reply; the coach gets three times it"),
+      "SPARC_MAS_LLM_MAX_TOKENS")
+      ->check(CLI::Range(std::size_t{8}, std::size_t{8192}));
+  env(app.add_option("--llm-temperature", c.llm_temperature, "The caregiver's sampling temperature"),
+      "SPARC_MAS_LLM_TEMPERATURE")
+      ->check(CLI::Range(0.0, 2.0));
+  env(app.add_option("--llm-connect-timeout-ms", c.llm_connect_timeout_ms, "Connecting to the model server"),
+      "SPARC_MAS_LLM_CONNECT_TIMEOUT_MS")
+      ->check(CLI::Range(1, 600000));
+  env(app.add_option("--llm-first-token-timeout-ms", c.llm_first_token_timeout_ms,
+                     "From the request to the first generated text"),
+      "SPARC_MAS_LLM_FIRST_TOKEN_TIMEOUT_MS")
+      ->check(CLI::Range(1, 600000));
+  env(app.add_option("--llm-stall-timeout-ms", c.llm_stall_timeout_ms, "Longest pause inside a streamed reply"),
+      "SPARC_MAS_LLM_STALL_TIMEOUT_MS")
+      ->check(CLI::Range(1, 600000));
+  env(app.add_option("--llm-max-concurrency", c.llm_max_concurrency,
+                     "Requests open to the model server at once; the rest wait in a FIFO queue"),
+      "SPARC_MAS_LLM_MAX_CONCURRENCY")
+      ->check(CLI::Range(std::size_t{1}, std::size_t{4096}));
+  env(app.add_option("--llm-max-queue", c.llm_max_queue, "Requests waiting for the model server before a turn fails"),
+      "SPARC_MAS_LLM_MAX_QUEUE")
+      ->check(CLI::Range(std::size_t{0}, std::size_t{1000000}));
+  env(app.add_option("--llm-retries", c.llm_retries, "Retries of refused connections, 429 and 503 (with backoff)"),
+      "SPARC_MAS_LLM_RETRIES")
+      ->check(CLI::Range(0, 10));
   auto* audit = app.add_subcommand("audit", "Audit log tools");
   auto* verify = audit->add_subcommand("verify", "Walk the hash chain of --db and name the first bad record");
   audit->require_subcommand(1);
   audit->fallthrough();
   verify->fallthrough();  // --db may follow the subcommand
+  std::string kb_dir;
+  auto* kb_cmd = app.add_subcommand("kb", "Knowledge base tools");
+  auto* kb_import =
+      kb_cmd->add_subcommand("import", "Index the fact sheets DIR/*.md into --kb, replacing its contents");
+  kb_import->add_option("DIR", kb_dir, "Directory of fact sheets (data/kb in the source tree)")->required();
+  kb_cmd->require_subcommand(1);
+  kb_cmd->fallthrough();
+  kb_import->fallthrough();  // --kb may follow the subcommand
   app.set_version_flag("--version", "sparc-mas 0.1.0");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     const int code = app.exit(e);
-    return {std::nullopt, false, code == 0 ? 0 : 2};
+    return {std::nullopt, false, code == 0 ? 0 : 2, std::nullopt};
   }
+  // An import reads sheets and writes one file: none of the service's settings below concern it.
+  if (kb_import->parsed()) return {std::move(c), false, 0, std::move(kb_dir)};
   try {
     if (!c.api_keys_file.empty()) c.api_keys = read_keys(c.api_keys_file);
     if (c.api_keys.empty() && !is_loopback(c.bind) && !verify->parsed())
       throw std::runtime_error("refusing to listen on " + c.bind +
                                " without --api-keys-file (auth may be off only on loopback)");
+    if (c.engine == "openai" && !verify->parsed()) {
+      if (c.llm_url.empty()) throw std::runtime_error("--engine openai needs --llm-url");
+      if (!c.llm_url.starts_with("http://"))
+        throw std::runtime_error("--llm-url must be http://host:port[/v1] (put a TLS proxy in front for https)");
+      for (const auto& a : c.llm_adapters) {
+        const auto eq = a.find('=');
+        const auto agent = a.substr(0, eq);
+        if (eq == std::string::npos || eq + 1 == a.size() ||
+            (agent != "caregiver" && agent != "coach" && agent != "supervisor"))
+          throw std::runtime_error("--llm-adapter wants caregiver=NAME, coach=NAME or supervisor=NAME, not '" + a + "'");
+      }
+      if (c.llm_model.empty() && c.llm_adapters.empty())
+        throw std::runtime_error("--engine openai needs --llm-model or --llm-adapter");
+      if (!c.llm_api_key_file.empty()) {
+        std::ifstream in(c.llm_api_key_file);
+        if (!in || !std::getline(in, c.llm_api_key) || c.llm_api_key.empty())
+          throw std::runtime_error("cannot read a token from --llm-api-key-file " + c.llm_api_key_file);
+        while (!c.llm_api_key.empty() && (c.llm_api_key.back() == '\r' || c.llm_api_key.back() == ' '))
+          c.llm_api_key.pop_back();
+      }
+    }
     if (c.profile == "production" && !verify->parsed()) {
       if (c.api_keys.empty()) throw std::runtime_error("the production profile requires --api-keys-file");
-      // The only engine in this build is the scripted one: its coach grades by rules, which research data must
-      // never mistake for model grading.
-      throw std::runtime_error(
-          "the production profile refuses to start the coach on the scripted engine (graded_by: rules); "
-          "configure a model engine");
+      // The scripted coach grades by rules, which research data must never mistake for model grading.
+      if (c.engine == "scripted")
+        throw std::runtime_error(
+            "the production profile refuses to start the coach on the scripted engine (graded_by: rules); "
+            "use --engine openai");
     }
     for (const auto& o : c.cors_origins)
       if (o == "*") throw std::runtime_error("--cors-origin '*' is not allowed; list the origins");
   } catch (const std::exception& e) {
     std::cerr << "sparc-mas: " << e.what() << "\n";
-    return {std::nullopt, false, 2};
+    return {std::nullopt, false, 2, std::nullopt};
   }
-  return {std::move(c), verify->parsed(), 0};
+  return {std::move(c), verify->parsed(), 0, std::nullopt};
 }
 
 }  // namespace mas

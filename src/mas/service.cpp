@@ -5,6 +5,8 @@
 #include "core/json_scan.hpp"
 #include "core/log.hpp"
 #include "mas/agents/coach.hpp"
+#include "mas/engines/openai.hpp"
+#include "mas/engines/scripted.hpp"
 #include "mas/speech/espeak.hpp"
 #include "mas/store/audit.hpp"
 
@@ -30,6 +32,10 @@ using namespace std::chrono_literals;
 namespace {
 
 constexpr std::size_t transcript_turns = 24;           ///< history the engines see, as the original kept
+constexpr std::size_t kb_passages = 3;                  ///< retrieved passages per caregiver prompt
+constexpr std::size_t kb_chars = 1200;                  ///< their budget: about 300 tokens of a 4k context
+constexpr auto prefetch_ttl = std::chrono::minutes(15);  ///< a prefetch the next turn did not use is dropped
+constexpr std::size_t max_prefetched = 10000;           ///< one per live session at most
 constexpr std::int64_t max_turns_per_session = 20000;  ///< stored utterances; a training conversation has dozens
 constexpr std::int64_t transcript_page = 200;          ///< turns per GET /v1/sessions/{id} page
 constexpr std::size_t legacy_audio_b64_bytes = std::size_t{512} * 1024;  ///< the original's cap on inline base64 audio
@@ -82,13 +88,24 @@ std::string retry_seconds(std::chrono::milliseconds after) {
   return std::to_string(std::max<std::int64_t>(1, (after.count() + 999) / 1000));
 }
 
-void add_server_timing(net::http_response& r, std::chrono::steady_clock::time_point started) {
-  const auto us =
-      std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - started).count();
-  // Milliseconds with three decimals, from integer microseconds (no locale, no floating point).
-  std::string value = "app;dur=" + std::to_string(us / 1000) + '.';
+/// "NAME;dur=MS" with three decimals, from integer microseconds (no locale, no floating point).
+std::string timing(std::string_view name, std::int64_t us) {
+  std::string value = std::string(name) + ";dur=" + std::to_string(us / 1000) + '.';
   const auto frac = std::to_string(1000 + us % 1000);
   value.append(frac, 1, 3);
+  return value;
+}
+
+/// Server-Timing: `app`, the whole time in sparc-mas; with `engine_us`, also `engine`, the time spent waiting for
+/// the text engine, so a client can tell sparc-mas's own share from the model server's.
+/// `queue`, part of `engine`, is the wait for a connection slot to the model server.
+void add_server_timing(net::http_response& r, std::chrono::steady_clock::time_point started,
+                       std::int64_t engine_us = -1, std::int64_t queue_us = -1) {
+  const auto us =
+      std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - started).count();
+  auto value = timing("app", us);
+  if (engine_us >= 0) value += ", " + timing("engine", engine_us);
+  if (queue_us >= 0) value += ", " + timing("queue", queue_us);
   r.headers.emplace_back("Server-Timing", std::move(value));
 }
 
@@ -107,19 +124,44 @@ struct service::turn_context {
   std::string reply_agent = "supervisor";
   std::function<core::result<void>(store::database&)> write;
   std::string voice;
+  // Carried from the supervisor's decision to the engine's answer.
+  agents::decision decision;
+  agents::phase phase = agents::phase::unknown;
+  engines::turn engine_turn;
+  std::string stored_reply;     ///< what the store keeps: the reply, or the coach's raw output when grading failed
+  std::string output_decision;  ///< the audit entry for a regenerated or replaced caregiver reply
+  std::string reply_meta;
+  std::string first_issue;  ///< set while the caregiver's reply is being generated a second time
+  std::chrono::steady_clock::time_point engine_started;
+  std::chrono::microseconds engine_time{-1};  ///< waiting for the engine, all tries; -1 when it was not asked
+  std::chrono::microseconds engine_queue{-1};  ///< of that, waiting for a connection slot to a model server
 };
 
 service::service(asio::io_context& io, const config& cfg, std::map<std::string, agents::persona, std::less<>> personas,
                  std::unique_ptr<store::commit_batcher> batcher, store::database reader,
-                 std::unique_ptr<speech::speech_engine> tts, std::shared_ptr<spdlog::logger> log)
+                 std::unique_ptr<speech::speech_engine> tts, std::shared_ptr<spdlog::logger> log,
+                 std::unique_ptr<engines::llm_engine> engine, std::unique_ptr<speech::asr_engine> asr,
+                 std::unique_ptr<kb::knowledge_base> kb)
     : io_(io),
       cfg_(cfg),
       personas_(std::move(personas)),
       batcher_(std::move(batcher)),
       reader_(std::move(reader)),
       log_(std::move(log)),
+      engine_(engine ? std::move(engine) : std::make_unique<engines::scripted_engine>()),
       breaker_(breaker_failures, breaker_cooldown),
       tts_(std::move(tts)),
+      asr_(std::move(asr)),
+      audio_ws_(std::make_unique<audio_socket>(
+          io, asr_.get(),
+          [this](std::string_view key) {
+            bool found = false;
+            for (const auto& k : cfg_.api_keys)  // no early exit: every key is compared in constant time
+              found = core::constant_time_equal(key, k.key) || found;
+            return found;
+          },
+          !cfg.api_keys.empty(), log_)),
+      kb_(std::move(kb)),
       clips_(std::chrono::seconds(cfg.audio_ttl_s), cfg.audio_cache_mb * 1024 * 1024, max_clip_bytes),
       key_limiter_(cfg.rate_per_key, cfg.rate_per_key * 2, rate_limiter_keys),
       session_limiter_(cfg.rate_per_session, cfg.rate_per_session * 2, rate_limiter_keys),
@@ -135,6 +177,7 @@ void service::start_timers() {
 }
 
 void service::stop() {
+  audio_ws_->stop();
   purge_timer_.cancel();
   evict_timer_.cancel();
   checkpoint_timer_.cancel();
@@ -298,8 +341,22 @@ void service::handle_async(const net::http_request& req, std::string_view ip, ne
 }
 
 net::ws_handler* service::websocket(const net::http_request& req, net::http_response& refusal) {
-  refusal = error(req, 404, "not_found", "no WebSocket route here yet");
-  return nullptr;
+  if (req.path != "/ws/audio") {
+    refusal = error(req, 404, "not_found", "the only WebSocket route is /ws/audio");
+    return nullptr;
+  }
+  // A browser page may open it only from an allowed origin (the same list as CORS); other clients send no Origin.
+  if (const auto origin = req.header("origin");
+      origin && std::find(cfg_.cors_origins.begin(), cfg_.cors_origins.end(), *origin) == cfg_.cors_origins.end()) {
+    refusal = error(req, 403, "origin_not_allowed", "this Origin may not open /ws/audio (see --cors-origin)");
+    return nullptr;
+  }
+  if (audio_ws_->open_sockets() >= audio_limits::max_sockets) {
+    refusal = retry_later(req, 503, "overloaded", "too many audio sockets open; retry", 5s);
+    return nullptr;
+  }
+  metrics_.count_request("/ws/audio");
+  return audio_ws_.get();
 }
 
 // ---- sessions ---------------------------------------------------------------------------------------------------
@@ -580,7 +637,24 @@ void service::chat(const net::http_request& req, const caller& who, net::respond
       empty.warning_count = session->safety.violations;
       empty.session_terminated = session->safety.terminated;
     }
-    empty.coach_feedback_meta = {{"rag_prefetch", true}};
+    // Retrieval runs now and its passages wait for this session's next caregiver turn (once, for 15 minutes).
+    std::size_t found = 0;
+    if (kb_) {
+      const auto& in = ctx->in;
+      const std::string_view query = !in.rag_prefetch_query.empty() ? std::string_view(in.rag_prefetch_query)
+                                     : !in.user_message.empty()      ? std::string_view(in.user_message)
+                                                                     : std::string_view(in.phase_context);
+      const auto& persona = session ? personas_.at(session->persona_id) : pick_persona(in.system_prompt);
+      if (auto passages = kb_->search(query, persona.id, kb_passages, kb_chars); passages && !passages->empty()) {
+        found = passages->size();
+        const auto now = clock::now();
+        if (prefetched_.size() >= max_prefetched)
+          std::erase_if(prefetched_, [&](const auto& p) { return now - p.second.at > prefetch_ttl; });
+        if (prefetched_.size() >= max_prefetched) prefetched_.erase(prefetched_.begin());
+        prefetched_[who.key_id + '\n' + id] = {kb::format_for_prompt(*passages), now};
+      }
+    }
+    empty.coach_feedback_meta = {{"rag_prefetch", true}, {"passages", found}};
     return refuse(json_response(req, api::encode_chat_response(empty)));
   }
   if (known) {
@@ -646,11 +720,11 @@ void service::run_turn(const std::shared_ptr<turn_context>& ctx) {
                              {"reason", decision.rule.empty() ? "safe" : decision.rule}};
   if (decision.special_handling == "crisis_protocol") out.response_text = std::string(agents::crisis_message());
 
-  std::string stored_reply;  // what the store keeps: the reply, or the coach's raw output when grading failed
-  std::string output_decision;
-  std::string reply_meta = json{{"rule", decision.rule}}.dump();
+  ctx->decision = decision;
+  ctx->phase = phase;
+  ctx->reply_meta = json{{"rule", decision.rule}}.dump();
   if (decision.route_to_agents && in.target != api::agent::supervisor) {
-    engines::turn t;
+    auto& t = ctx->engine_turn;
     t.agent = role_of(in.target);
     t.persona = &persona;
     t.phase = phase;
@@ -659,76 +733,138 @@ void service::run_turn(const std::shared_ptr<turn_context>& ctx) {
     t.special_handling = decision.special_handling;
     t.seed = static_cast<std::uint64_t>(session.seq);
     t.deadline = now + std::chrono::milliseconds(cfg_.engine_timeout_ms);
-    const auto generate = [&]() -> core::result<engines::generation> {
-      auto gen = engine_.generate(t);
-      // A blocking engine cannot be interrupted; one that overran its deadline still counts as failed, so a slow
-      // model server opens the circuit instead of queueing every client behind it.
-      if (gen && clock::now() > t.deadline) gen = core::make_error_code(core::errc::timed_out);
-      if (gen)
-        breaker_.record_success();
-      else
-        breaker_.record_failure(clock::now());
-      return gen;
-    };
-    auto gen = generate();
-    if (!gen) {
-      const bool timed_out = gen.error() == core::errc::timed_out;
-      return finish_turn(
-          ctx, retry_later(req, timed_out ? 504 : 503, timed_out ? "engine_timeout" : "engine_unavailable",
-                           timed_out ? "the text engine did not answer in time" : "the text engine failed", 1s));
-    }
-    if (in.target == api::agent::coach) {
-      out.active_agent = api::agent::coach;
-      ctx->reply_agent = "coach";
-      stored_reply = gen->text;
-      std::string why;
-      if (const auto grade = agents::parse_coach_contract(gen->text, &why)) {
-        out.response_text = gen->text;
-        out.coach_feedback = utf8_prefix(grade->summary, 500);
-        out.coach_feedback_meta = {
-            {"safe", true}, {"status", "graded"}, {"engine", gen->engine}, {"graded_by", gen->graded_by}};
-      } else {
-        // No invented score: the failure is explicit and the raw output is kept in the store.
-        out.coach_feedback_meta = {
-            {"safe", false}, {"status", "grading_failed"}, {"reason", why}, {"engine", gen->engine}};
-      }
-      reply_meta = json{{"rule", decision.rule}, {"coach_status", out.coach_feedback_meta["status"]}}.dump();
-    } else {
-      out.active_agent = api::agent::caregiver;
-      ctx->reply_agent = "caregiver";
-      std::string text = gen->text;
-      if (const auto first = agents::check_output(text); first.issue != agents::output_issue::none) {
-        t.seed += 1;  // regenerate once, then fall back to a safe line in character
-        auto again = generate();
-        if (again && agents::check_output(again->text).issue == agents::output_issue::none) {
-          text = again->text;
-          output_decision = "regenerate:" + std::string(agents::to_string(first.issue));
-        } else {
-          text = persona.line("fallback", session.seq);
-          if (text.empty()) text = agents::safe_fallback(persona.child_name);
-          output_decision = "fallback:" + std::string(agents::to_string(first.issue));
-        }
-        metrics_.count_decision("output_" + std::string(agents::to_string(first.issue)));
-      }
-      out.response_text = text;
-      stored_reply = text;
-      session.transcript.push_back({"clinician", in.user_message});
-      session.transcript.push_back({"caregiver", text});
-      while (session.transcript.size() > transcript_turns) session.transcript.erase(session.transcript.begin());
+    // Only a model reads the passages; the scripted engine's lines are fixed.
+    if (t.agent == engines::role::caregiver && engine_->is_model())
+      t.knowledge = knowledge_for(session.owner, in.session_id, persona, in.user_message);
+    return generate(ctx);
+  }
+  ctx->stored_reply = out.response_text;
+  complete_turn(ctx, session);
+}
+
+std::string service::knowledge_for(const std::string& owner, const std::string& session_id,
+                                   const agents::persona& persona, std::string_view query) {
+  if (!kb_) return {};
+  if (const auto it = prefetched_.find(owner + '\n' + session_id); it != prefetched_.end()) {
+    auto text = std::move(it->second.text);
+    const bool fresh = clock::now() - it->second.at <= prefetch_ttl;
+    prefetched_.erase(it);
+    if (fresh) return text;
+  }
+  auto passages = kb_->search(query, persona.id, kb_passages, kb_chars);
+  return passages && !passages->empty() ? kb::format_for_prompt(*passages) : std::string();
+}
+
+void service::generate(const std::shared_ptr<turn_context>& ctx) {
+  // The engine may answer on its own thread (a model server) or at once (the scripted engine): either way the
+  // answer continues on the loop, which owns the sessions.
+  ctx->engine_started = clock::now();
+  engine_->generate_async(ctx->engine_turn, {}, [this, ctx](core::result<engines::generation> gen) {
+    asio::post(io_, [this, ctx, gen = std::move(gen)]() mutable { on_generated(ctx, std::move(gen)); });
+  });
+}
+
+void service::on_generated(const std::shared_ptr<turn_context>& ctx, core::result<engines::generation> gen) {
+  const auto& req = *ctx->request;
+  const auto& in = ctx->in;
+  auto& t = ctx->engine_turn;
+  if (engine_->is_model()) {  // Server-Timing then tells the model server's share from sparc-mas's own
+    const auto spent = std::chrono::duration_cast<std::chrono::microseconds>(clock::now() - ctx->engine_started);
+    ctx->engine_time = std::max(ctx->engine_time, std::chrono::microseconds(0)) + spent;
+  }
+  // An engine that overran the deadline counts as failed even if it answered, so a slow model server opens the
+  // circuit instead of queueing every client behind it.
+  if (gen && clock::now() > t.deadline) gen = core::make_error_code(core::errc::timed_out);
+  if (gen) {
+    breaker_.record_success();
+    if (engine_->is_model()) {
+      metrics_.observe_engine(gen->queued, gen->first_token);
+      ctx->engine_queue = std::max(ctx->engine_queue, std::chrono::microseconds(0)) + gen->queued;
     }
   } else {
-    stored_reply = out.response_text;
+    breaker_.record_failure(clock::now());
   }
+  const auto it = sessions_.find(in.session_id);
+  if (it == sessions_.end() || it->second.ended)
+    return finish_turn(ctx, error(req, 409, "session_ended", "the session has ended"));
+  auto& session = it->second;
+  const auto& persona = personas_.at(session.persona_id);
+  auto& out = ctx->out;
+
+  if (!ctx->first_issue.empty()) {
+    // The second try after an unsafe reply: use it if it is clean, else a safe line in character.
+    std::string text;
+    if (gen && agents::check_output(gen->text).issue == agents::output_issue::none) {
+      text = gen->text;
+      ctx->output_decision = "regenerate:" + ctx->first_issue;
+    } else {
+      text = persona.line("fallback", static_cast<std::uint64_t>(session.seq));
+      if (text.empty()) text = agents::safe_fallback(persona.child_name);
+      ctx->output_decision = "fallback:" + ctx->first_issue;
+    }
+    return caregiver_reply(ctx, session, std::move(text));
+  }
+  if (!gen) {
+    const bool timed_out = gen.error() == core::errc::timed_out;
+    return finish_turn(ctx, retry_later(req, timed_out ? 504 : 503, timed_out ? "engine_timeout" : "engine_unavailable",
+                                        timed_out ? "the text engine did not answer in time" : "the text engine failed",
+                                        1s));
+  }
+  if (in.target == api::agent::coach) {
+    out.active_agent = api::agent::coach;
+    ctx->reply_agent = "coach";
+    ctx->stored_reply = gen->text;
+    std::string why;
+    if (const auto grade = agents::parse_coach_contract(gen->text, &why)) {
+      out.response_text = gen->text;
+      out.coach_feedback = utf8_prefix(grade->summary, 500);
+      out.coach_feedback_meta = {
+          {"safe", true}, {"status", "graded"}, {"engine", gen->engine}, {"graded_by", gen->graded_by}};
+    } else {
+      // No invented score: the failure is explicit and the raw output is kept in the store.
+      out.coach_feedback_meta = {
+          {"safe", false}, {"status", "grading_failed"}, {"reason", why}, {"engine", gen->engine}};
+    }
+    ctx->reply_meta =
+        json{{"rule", ctx->decision.rule}, {"coach_status", out.coach_feedback_meta["status"]}}.dump();
+    return complete_turn(ctx, session);
+  }
+  if (const auto first = agents::check_output(gen->text); first.issue != agents::output_issue::none) {
+    ctx->first_issue = std::string(agents::to_string(first.issue));
+    metrics_.count_decision("output_" + ctx->first_issue);
+    t.seed += 1;  // regenerate once, then fall back to a safe line in character
+    return generate(ctx);
+  }
+  caregiver_reply(ctx, session, std::move(gen->text));
+}
+
+void service::caregiver_reply(const std::shared_ptr<turn_context>& ctx, session_state& session, std::string text) {
+  auto& out = ctx->out;
+  out.active_agent = api::agent::caregiver;
+  ctx->reply_agent = "caregiver";
+  out.response_text = text;
+  ctx->stored_reply = text;
+  session.transcript.push_back({"clinician", ctx->in.user_message});
+  session.transcript.push_back({"caregiver", std::move(text)});
+  while (session.transcript.size() > transcript_turns) session.transcript.erase(session.transcript.begin());
+  complete_turn(ctx, session);
+}
+
+void service::complete_turn(const std::shared_ptr<turn_context>& ctx, session_state& session) {
+  const auto& in = ctx->in;
+  auto& out = ctx->out;
+  const auto& decision = ctx->decision;
+  const auto& persona = personas_.at(session.persona_id);
   out.warning_count = session.safety.violations;
   out.session_terminated = session.safety.terminated;
-  session.phase = phase;  // only now: a failed generation leaves the session as it was
+  session.phase = ctx->phase;  // only now: a failed generation leaves the session as it was
 
   // Durable before acknowledged: the turn, the reply and the decisions commit together, then we answer.
   const auto ts = now_ms();
   const auto latency = std::chrono::duration_cast<std::chrono::milliseconds>(clock::now() - ctx->started).count();
   store::turn_record user{in.session_id, ++session.seq, "user", in.user_message, ts, 0, "{}"};
-  store::turn_record reply{in.session_id, ++session.seq,        ctx->reply_agent, std::move(stored_reply), ts,
-                           latency,       std::move(reply_meta)};
+  store::turn_record reply{in.session_id, ++session.seq,        ctx->reply_agent, std::move(ctx->stored_reply), ts,
+                           latency,       std::move(ctx->reply_meta)};
   store::session_record row;
   row.id = in.session_id;
   row.owner = session.owner;
@@ -748,7 +884,7 @@ void service::run_turn(const std::shared_ptr<turn_context>& ctx) {
   const std::string input_decision = verdict + ":" + std::string(agents::to_string(decision.cls));
   ++session.pending_writes;
   ctx->write = [user = std::move(user), reply = std::move(reply), row = std::move(row), input_decision,
-                output_decision](store::database& db) -> core::result<void> {
+                output_decision = ctx->output_decision](store::database& db) -> core::result<void> {
     if (auto existing = db.session(row.id); !existing) {
       if (auto r = db.create_session(row); !r) return r;
     } else if (auto r = db.update_session(row); !r) {
@@ -818,7 +954,7 @@ void service::finish_turn(const std::shared_ptr<turn_context>& ctx, net::http_re
     if (const auto f = std::find(flights.begin(), flights.end(), ctx->fingerprint); f != flights.end())
       flights.erase(f);
   }
-  add_server_timing(response, ctx->started);
+  add_server_timing(response, ctx->started, ctx->engine_time.count(), ctx->engine_queue.count());
   (*ctx->respond)(std::move(response));
   admission_.leave();  // may start the next queued turn right here
 }
@@ -895,17 +1031,29 @@ net::http_response service::audio(const net::http_request& req, std::string_view
 net::http_response service::health(const net::http_request& req) {
   const bool store_ok = static_cast<bool>(reader_.schema_version());
   const auto circuit = breaker_.current(clock::now());
-  const bool ready = store_ok && circuit != engines::circuit_breaker::state::open;
+  const auto model = engine_->health();
+  const bool ready = store_ok && circuit != engines::circuit_breaker::state::open && model.ready;
+  json checks{{"store", store_ok ? "ok" : "unavailable"},
+              {"personas", personas_.size()},
+              {"engine", engine_->name()},
+              {"engine_circuit", engines::to_string(circuit)},
+              {"speech", tts_ ? std::string(tts_->name()) : std::string("unavailable")},
+              {"recognizer", asr_ ? std::string(asr_->name()) : std::string("unavailable")}};
+  if (kb_) {
+    if (const auto st = kb_->stats()) checks["knowledge_base"] = {{"documents", st->documents}, {"passages", st->passages}};
+  } else {
+    checks["knowledge_base"] = "unavailable";
+  }
+  if (engine_->is_model()) {
+    // The model server's own readiness (GET /v1/models) and what it serves, adapters included.
+    checks["model_server"] = {{"ready", model.ready}, {"detail", model.detail}, {"models", model.models}};
+    if (!model.missing_models.empty()) checks["model_server"]["missing"] = model.missing_models;
+  }
   const json body{{"status", !ready ? "unavailable" : (tts_ ? "ok" : "degraded")},
                   {"ready", ready},
                   {"auth", cfg_.api_keys.empty() ? "off (loopback only)" : "on"},
                   {"profile", cfg_.profile},
-                  {"checks",
-                   {{"store", store_ok ? "ok" : "unavailable"},
-                    {"personas", personas_.size()},
-                    {"engine", engine_.name()},
-                    {"engine_circuit", engines::to_string(circuit)},
-                    {"speech", tts_ ? std::string(tts_->name()) : std::string("unavailable")}}},
+                  {"checks", std::move(checks)},
                   {"api_contract_version", api::contract_version}};
   auto r = json_response(req, body.dump());
   if (!ready) r.status = 503;
@@ -922,6 +1070,7 @@ net::http_response service::metrics_page(const net::http_request& req) {
   g.audio_clips = clips_.clips();
   g.audio_bytes = clips_.bytes();
   g.engine_circuit_open = breaker_.current(clock::now()) == engines::circuit_breaker::state::open;
+  g.model_server_ready = engine_->health().ready;
   net::http_response r;
   r.content_type = "text/plain; version=0.0.4; charset=utf-8";
   r.body = metrics_.render(g);
@@ -1041,6 +1190,35 @@ int audit_verify(const config& cfg) {
   return 1;
 }
 
+std::unique_ptr<engines::llm_engine> make_engine(const config& cfg) {
+  if (cfg.engine != "openai") return std::make_unique<engines::scripted_engine>();
+  engines::openai_config o;
+  o.base_url = cfg.llm_url;
+  o.api_key = cfg.llm_api_key;
+  for (const auto r : {engines::role::caregiver, engines::role::coach, engines::role::supervisor})
+    o.models[r] = cfg.llm_model;
+  for (const auto& a : cfg.llm_adapters) {  // "agent=name", checked by the command line
+    const auto eq = a.find('=');
+    const auto agent = a.substr(0, eq);
+    o.models[agent == "coach" ? engines::role::coach
+             : agent == "supervisor" ? engines::role::supervisor
+                                     : engines::role::caregiver] = a.substr(eq + 1);
+  }
+  o.sampling_by_agent[engines::role::caregiver] = {cfg.llm_temperature, 0.95, cfg.llm_max_tokens};
+  o.sampling_by_agent[engines::role::coach] = {0.2, 0.95, cfg.llm_max_tokens * 3};  // a grade, not a performance
+  o.sampling_by_agent[engines::role::supervisor] = {0.0, 1.0, 64};
+  o.stream = cfg.llm_stream;
+  o.coach_format = cfg.llm_coach_format;
+  o.context_tokens = cfg.llm_context_tokens;
+  o.connect_timeout = std::chrono::milliseconds(cfg.llm_connect_timeout_ms);
+  o.first_token_timeout = std::chrono::milliseconds(cfg.llm_first_token_timeout_ms);
+  o.stall_timeout = std::chrono::milliseconds(cfg.llm_stall_timeout_ms);
+  o.max_concurrency = cfg.llm_max_concurrency;
+  o.max_queue = cfg.llm_max_queue;
+  o.retries = cfg.llm_retries;
+  return std::make_unique<engines::openai_engine>(std::move(o));
+}
+
 int run(const config& cfg) {
   const auto level = core::log::parse_level(cfg.log_level).value_or(spdlog::level::info);
   core::log::init(cfg.log_format == "text" ? core::log::format::text : core::log::format::json, level);
@@ -1066,7 +1244,24 @@ int run(const config& cfg) {
     } catch (const std::exception& e) {
       core::log::event(*log, spdlog::level::warn, "speech_unavailable", {{"error", e.what()}});
     }
-    service svc(io, cfg, std::move(*personas), std::move(batcher), std::move(*reader), std::move(tts), log);
+    auto engine = make_engine(cfg);
+    // The knowledge base: the imported index (sparc-mas kb import), else the shipped sheets indexed in memory.
+    std::unique_ptr<kb::knowledge_base> knowledge;
+    if (auto opened = kb::knowledge_base::open(cfg.kb, &why)) {
+      knowledge = std::make_unique<kb::knowledge_base>(std::move(*opened));
+    } else if (opened.error() == core::errc::not_found &&
+               std::filesystem::is_directory(std::filesystem::path(cfg.data_dir) / "kb")) {
+      if (auto built = kb::knowledge_base::from_dir(std::filesystem::path(cfg.data_dir) / "kb", &why))
+        knowledge = std::make_unique<kb::knowledge_base>(std::move(*built));
+      else
+        core::log::event(*log, spdlog::level::warn, "kb_unavailable", {{"error", why}});
+    } else {
+      core::log::event(*log, spdlog::level::warn, "kb_unavailable", {{"error", why}});
+    }
+    core::log::event(*log, spdlog::level::info, "engine",
+                     {{"engine", std::string(engine->name())}, {"url", cfg.llm_url}, {"model", cfg.llm_model}});
+    service svc(io, cfg, std::move(*personas), std::move(batcher), std::move(*reader), std::move(tts), log,
+                std::move(engine), nullptr, std::move(knowledge));
     net::server_limits limits;
     limits.http.max_body_bytes = api::limits::chat_body_bytes;
     limits.ws_ping_interval = std::chrono::milliseconds(0);

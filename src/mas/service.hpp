@@ -1,5 +1,6 @@
 #pragma once
 #include "mas/agents/persona.hpp"
+#include "mas/audio_socket.hpp"
 #include "mas/agents/supervisor.hpp"
 #include "mas/api/admission.hpp"
 #include "mas/api/contract.hpp"
@@ -7,7 +8,8 @@
 #include "mas/api/rate_limit.hpp"
 #include "mas/config.hpp"
 #include "mas/engines/breaker.hpp"
-#include "mas/engines/scripted.hpp"
+#include "mas/engines/engine.hpp"
+#include "mas/kb/kb.hpp"
 #include "mas/speech/clip_cache.hpp"
 #include "mas/speech/speech.hpp"
 #include "mas/store/database.hpp"
@@ -27,6 +29,10 @@ namespace mas {
 /// Runs sparc-mas until SIGTERM or SIGINT; returns the exit code.
 int run(const config& cfg);
 
+/// The text engine `cfg` asks for: the scripted engine, or the OpenAI-compatible client (which throws on a URL it
+/// cannot use, so a misconfiguration stops the start).
+std::unique_ptr<engines::llm_engine> make_engine(const config& cfg);
+
 /// `sparc-mas audit verify`: walks the chain in cfg.db; 0 when intact, 1 when not (the first bad record is named).
 int audit_verify(const config& cfg);
 
@@ -38,10 +44,14 @@ int audit_verify(const config& cfg);
 class service final : public net::http_handler {
  public:
   /// `tts` may be null (speech unavailable: /v1/tts answers 503 and /health says so). `reader` is a second
-  /// connection to the store for reads on the loop thread (WAL lets it read while the writer commits).
+  /// connection to the store for reads on the loop thread (WAL lets it read while the writer commits). `engine`
+  /// null means the embedded scripted engine; `asr` null means WS /ws/audio answers ASR_UNAVAILABLE; `kb` null
+  /// means the caregiver gets no retrieved passages.
   service(boost::asio::io_context& io, const config& cfg, std::map<std::string, agents::persona, std::less<>> personas,
           std::unique_ptr<store::commit_batcher> batcher, store::database reader,
-          std::unique_ptr<speech::speech_engine> tts, std::shared_ptr<spdlog::logger> log);
+          std::unique_ptr<speech::speech_engine> tts, std::shared_ptr<spdlog::logger> log,
+          std::unique_ptr<engines::llm_engine> engine = nullptr, std::unique_ptr<speech::asr_engine> asr = nullptr,
+          std::unique_ptr<kb::knowledge_base> kb = nullptr);
 
   net::http_response handle(const net::http_request& request, std::string_view remote_ip) override;
   void handle_async(const net::http_request& request, std::string_view remote_ip, net::responder respond) override;
@@ -83,6 +93,13 @@ class service final : public net::http_handler {
   // Routes.
   void chat(const net::http_request& request, const caller& who, net::responder respond);
   void run_turn(const std::shared_ptr<turn_context>& ctx);
+  /// Hands the turn to the engine; its answer comes back to on_generated on the loop.
+  void generate(const std::shared_ptr<turn_context>& ctx);
+  void on_generated(const std::shared_ptr<turn_context>& ctx, core::result<engines::generation> gen);
+  /// The caregiver's checked reply joins the transcript, then the turn completes.
+  void caregiver_reply(const std::shared_ptr<turn_context>& ctx, session_state& session, std::string text);
+  /// Stores the turn (and speaks it first with --chat-audio url), then answers.
+  void complete_turn(const std::shared_ptr<turn_context>& ctx, session_state& session);
   void commit_turn(const std::shared_ptr<turn_context>& ctx);
   void finish_turn(const std::shared_ptr<turn_context>& ctx, net::http_response response);
   void create_session(const net::http_request& request, const caller& who, net::responder respond);
@@ -116,6 +133,9 @@ class service final : public net::http_handler {
   void add_cors(const net::http_request& request, net::http_response& response) const;
   const agents::persona* find_persona(std::string_view id_or_name) const;
   const agents::persona& pick_persona(std::string_view system_prompt) const;
+  /// Passages for the caregiver's prompt: what a prefetch left for this session (once), else a search for `query`.
+  std::string knowledge_for(const std::string& owner, const std::string& session_id, const agents::persona& persona,
+                            std::string_view query);
   void evict_idle();
   void schedule_purge(std::chrono::seconds after);
   void schedule_eviction();
@@ -129,10 +149,18 @@ class service final : public net::http_handler {
   std::unique_ptr<store::commit_batcher> batcher_;
   store::database reader_;
   std::shared_ptr<spdlog::logger> log_;
-  engines::scripted_engine engine_;
+  std::unique_ptr<engines::llm_engine> engine_;
   engines::circuit_breaker breaker_;
   std::unordered_map<std::string, session_state> sessions_;
   std::unique_ptr<speech::speech_engine> tts_;
+  std::unique_ptr<speech::asr_engine> asr_;
+  std::unique_ptr<audio_socket> audio_ws_;  ///< WS /ws/audio; after asr_, which it uses
+  std::unique_ptr<kb::knowledge_base> kb_;
+  struct prefetched {
+    std::string text;  ///< formatted passages for the next caregiver prompt
+    clock::time_point at;
+  };
+  std::unordered_map<std::string, prefetched> prefetched_;  ///< by owner + session id; one-shot, bounded
   speech::clip_cache clips_;
   api::rate_limiter key_limiter_;
   api::rate_limiter session_limiter_;

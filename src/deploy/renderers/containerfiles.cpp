@@ -17,11 +17,13 @@ using containers::sh_quote;
 constexpr std::string_view builder_packages =
     "cmake ninja-build g++ pkg-config libboost1.81-dev libssl-dev nlohmann-json3-dev libspdlog-dev libfmt-dev "
     "libcli11-dev libtomlplusplus-dev libgtest-dev libgmock-dev libsqlite3-dev libespeak-ng-dev "
-    "libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev libgstreamer-plugins-bad1.0-dev libnice-dev";
+    "libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev libgstreamer-plugins-bad1.0-dev libnice-dev "
+    "libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc";
 
 /// Each binary's shared libraries (ldd) by Debian 12 package, plus what it loads at run time.
 constexpr std::string_view mas_packages =
-    "ca-certificates libespeak-ng1 libfmt9 libspdlog1.10 libsqlite3-0 libssl3 libtomlplusplus3";
+    "ca-certificates libespeak-ng1 libfmt9 libgrpc++1.51 libgrpc29 libprotobuf32 libspdlog1.10 libsqlite3-0 libssl3 "
+    "libtomlplusplus3";
 constexpr std::string_view signal_packages = "ca-certificates libfmt9 libspdlog1.10 libssl3";
 /// sparc-stream checks its GStreamer plugins at start-up: webrtcbin (bad), nice, x264 (ugly), vpx (good),
 /// openh264 (bad), opus and app (base), pango (x, with a font for the captions).

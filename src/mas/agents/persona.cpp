@@ -79,6 +79,7 @@ core::result<persona> load_persona(const std::filesystem::path& file, std::strin
   const auto age = t.at_path("child.age").value<std::int64_t>();
   if (!age || *age < 1 || *age > 17) return fail("'child.age' must be an integer from 1 to 17");
   p.child_age = static_cast<int>(*age);
+  text("style.temperament", p.temperament);
   if (!text("concern.summary", p.concern)) return fail("'concern.summary' must be a non-empty string");
   if (const auto* cues = t.at_path("concern.addressed_by").as_array()) {
     for (const auto& cue : *cues)

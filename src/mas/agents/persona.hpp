@@ -25,6 +25,7 @@ struct persona {
   std::string child_name;
   int child_age = 0;
   std::string child_relation;
+  std::string temperament;                   ///< [style] temperament: how a model should play her (optional)
   std::string concern;                       ///< held back until the clinician explores it
   std::vector<std::string> concern_addressed_by;  ///< lowercase cues that the worry was answered
   std::map<std::string, std::vector<std::string>, std::less<>> lines;  ///< by situation: greeting, counsel, ...

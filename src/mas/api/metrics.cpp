@@ -76,20 +76,56 @@ void append_gauge(std::string& out, std::string_view name, std::string_view help
   out += '\n';
 }
 
+template <typename Histogram>
+void observe(Histogram& h, std::chrono::microseconds t) {
+  const auto us = std::max<std::int64_t>(t.count(), 0);
+  const auto bound = std::lower_bound(metrics::turn_bucket_bounds_us.begin(), metrics::turn_bucket_bounds_us.end(), us);
+  if (bound != metrics::turn_bucket_bounds_us.end())
+    ++h.buckets[static_cast<std::size_t>(bound - metrics::turn_bucket_bounds_us.begin())];
+  ++h.count;
+  h.sum_us += us;
+}
+
+/// One histogram series per label value, with cumulative buckets as the text format wants them.
+template <typename Map>
+void append_histograms(std::string& out, std::string_view name, std::string_view label, std::string_view help,
+                       const Map& series) {
+  append_header(out, name, "histogram", help);
+  for (const auto& [value, h] : series) {
+    std::string l(label);
+    l += "=\"";
+    append_label_value(l, value);
+    l += '"';
+    std::uint64_t cumulative = 0;
+    for (std::size_t i = 0; i <= h.buckets.size(); ++i) {
+      const bool inf = i == h.buckets.size();
+      cumulative = inf ? h.count : cumulative + h.buckets[i];
+      out.append(name).append("_bucket{").append(l).append(",le=\"");
+      out.append(inf ? "+Inf" : bucket_labels[i]).append("\"} ");
+      append_number(out, cumulative);
+      out += '\n';
+    }
+    out.append(name).append("_sum{").append(l).append("} ");
+    append_number(out, static_cast<double>(h.sum_us) / 1e6);
+    out.append("\n").append(name).append("_count{").append(l).append("} ");
+    append_number(out, h.count);
+    out += '\n';
+  }
+}
+
 }  // namespace
 
 metrics::metrics() {
   for (const char* agent : {"caregiver", "coach", "supervisor"}) turns_.try_emplace(agent);
 }
 
+void metrics::observe_engine(std::chrono::microseconds queued, std::chrono::microseconds first_token) {
+  observe(engine_["queue"], queued);
+  observe(engine_["first_token"], first_token);
+}
+
 void metrics::observe_turn(std::string_view agent, std::chrono::microseconds server_time) {
-  const auto us = std::max<std::int64_t>(server_time.count(), 0);
-  auto& h = slot(turns_, agent);
-  const auto bound = std::lower_bound(turn_bucket_bounds_us.begin(), turn_bucket_bounds_us.end(), us);
-  if (bound != turn_bucket_bounds_us.end())
-    ++h.buckets[static_cast<std::size_t>(bound - turn_bucket_bounds_us.begin())];
-  ++h.count;
-  h.sum_us += us;
+  observe(slot(turns_, agent), server_time);
 }
 
 void metrics::count_decision(std::string_view input_class) {
@@ -106,27 +142,12 @@ std::string metrics::render(const gauges& g) const {
   std::string out;
   out.reserve(4096);
 
-  constexpr std::string_view turn = "sparc_mas_turn_seconds";
-  append_header(out, turn, "histogram", "Server time of one answered turn, by agent.");
-  for (const auto& [agent, h] : turns_) {
-    std::string agent_label = "agent=\"";
-    append_label_value(agent_label, agent);
-    agent_label += '"';
-    std::uint64_t cumulative = 0;
-    for (std::size_t i = 0; i <= h.buckets.size(); ++i) {
-      const bool inf = i == h.buckets.size();
-      cumulative = inf ? h.count : cumulative + h.buckets[i];
-      out.append(turn).append("_bucket{").append(agent_label).append(",le=\"");
-      out.append(inf ? "+Inf" : bucket_labels[i]).append("\"} ");
-      append_number(out, cumulative);
-      out += '\n';
-    }
-    out.append(turn).append("_sum{").append(agent_label).append("} ");
-    append_number(out, static_cast<double>(h.sum_us) / 1e6);
-    out.append("\n").append(turn).append("_count{").append(agent_label).append("} ");
-    append_number(out, h.count);
-    out += '\n';
-  }
+  append_histograms(out, "sparc_mas_turn_seconds", "agent", "Server time of one answered turn, by agent.", turns_);
+  if (!engine_.empty())
+    append_histograms(out, "sparc_mas_engine_seconds", "stage",
+                      "Model server requests: waiting for a connection slot (queue) and to the first text "
+                      "(first_token).",
+                      engine_);
 
   append_counter(out, "sparc_mas_supervisor_decisions_total", "class", "Supervisor decisions, by input class.",
                  decisions_);
@@ -141,6 +162,8 @@ std::string metrics::render(const gauges& g) const {
   append_gauge(out, "sparc_mas_audio_cache_bytes", "Bytes of WAV clips held.", g.audio_bytes);
   append_gauge(out, "sparc_mas_engine_circuit_open", "1 while the engine circuit breaker fails calls fast.",
                g.engine_circuit_open ? 1 : 0);
+  append_gauge(out, "sparc_mas_model_server_ready", "1 when the model server answers and lists every configured model.",
+               g.model_server_ready ? 1 : 0);
   return out;
 }
 

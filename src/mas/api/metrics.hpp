@@ -30,12 +30,15 @@ class metrics {
   void count_decision(std::string_view input_class);  ///< supervisor decisions by class
   void count_error(std::string_view code);            ///< error replies by error code
   void count_request(std::string_view route);         ///< requests by route template ("/v1/chat", "/v1/sessions/{id}")
+  /// A model server's answer: time waiting for a connection slot, and from the request to the first text.
+  void observe_engine(std::chrono::microseconds queued, std::chrono::microseconds first_token);
 
   /// Gauges sampled at render time.
   struct gauges {
     std::size_t live_sessions = 0, turns_active = 0, turns_queued = 0, store_queue = 0, audio_clips = 0,
                 audio_bytes = 0;
     bool engine_circuit_open = false;
+    bool model_server_ready = true;  ///< the embedded engine is always ready
   };
 
   /// The whole exposition text; labels sorted, so equal state renders byte-identical.
@@ -55,6 +58,7 @@ class metrics {
   using counter = std::map<std::string, std::uint64_t, std::less<>>;
 
   std::map<std::string, histogram, std::less<>> turns_;
+  std::map<std::string, histogram, std::less<>> engine_;  ///< by stage: "queue", "first_token"
   counter decisions_;
   counter errors_;
   counter requests_;

@@ -100,16 +100,18 @@ TEST(metrics, every_metric_has_help_and_type_before_its_samples) {
   m.count_request("/health");
   m.count_error("e");
   m.count_decision("c");
+  m.observe_engine(std::chrono::microseconds(120), std::chrono::milliseconds(40));
   const auto text = m.render({});
   ASSERT_FALSE(text.empty());
   EXPECT_EQ(text.back(), '\n');
   const std::vector<std::pair<std::string, std::string>> families = {
-      {"sparc_mas_turn_seconds", "histogram"},    {"sparc_mas_supervisor_decisions_total", "counter"},
+      {"sparc_mas_turn_seconds", "histogram"},    {"sparc_mas_engine_seconds", "histogram"},
+      {"sparc_mas_supervisor_decisions_total", "counter"},
       {"sparc_mas_errors_total", "counter"},      {"sparc_mas_requests_total", "counter"},
       {"sparc_mas_live_sessions", "gauge"},       {"sparc_mas_turns_active", "gauge"},
       {"sparc_mas_turns_queued", "gauge"},        {"sparc_mas_store_queue_depth", "gauge"},
       {"sparc_mas_audio_clips", "gauge"},         {"sparc_mas_audio_cache_bytes", "gauge"},
-      {"sparc_mas_engine_circuit_open", "gauge"},
+      {"sparc_mas_engine_circuit_open", "gauge"}, {"sparc_mas_model_server_ready", "gauge"},
   };
   // The text is a sequence of blocks: HELP, TYPE, then only that family's samples.
   const auto lines = lines_of(text);
@@ -164,7 +166,10 @@ TEST(metrics, gauges_render_exact_text) {
             "sparc_mas_audio_cache_bytes 123456789012\n"
             "# HELP sparc_mas_engine_circuit_open 1 while the engine circuit breaker fails calls fast.\n"
             "# TYPE sparc_mas_engine_circuit_open gauge\n"
-            "sparc_mas_engine_circuit_open 1\n");
+            "sparc_mas_engine_circuit_open 1\n"
+            "# HELP sparc_mas_model_server_ready 1 when the model server answers and lists every configured model.\n"
+            "# TYPE sparc_mas_model_server_ready gauge\n"
+            "sparc_mas_model_server_ready 1\n");
   EXPECT_EQ(lines_starting(metrics{}.render({}), "sparc_mas_engine_circuit_open "),
             (std::vector<std::string>{"sparc_mas_engine_circuit_open 0"}));
 }

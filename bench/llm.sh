@@ -1,0 +1,179 @@
+# Sourced by bench/run.sh, which defines the helpers used here: sparc-mas with --engine openai on the test model
+# server (sparc-fake-llm: real HTTP and server-sent events, a fixed 20 ms per token), written to $work/llm.md.
+#   1. the same caregiver reply fetched 30 times straight from the model server and 30 times through sparc-mas
+#      (curl, one at a time): what sparc-mas adds per turn, and its own time from Server-Timing (app - engine);
+#   2. 200 sessions with the model server limited to 8 generations at once (sparc-mas also opens at most 8):
+#      paced at about 80 % of that capacity, then closed loop (saturated); errors, the FIFO queue's wait, latency.
+# About two minutes.
+
+llm_fake_bin=build/release/tests/sparc-fake-llm
+llm_mas_bin=build/release/apps/sparc-mas/sparc-mas
+llm_bench_bin=build/release/bench/sparc-mas-bench
+llm_token_ms=20
+llm_rounds=30
+llm_sessions=200
+llm_server_limit=8
+llm_commands=()
+fake_pid=""
+
+# port_of FILE: the port in a {"port":N} ready file, once written.
+port_of() { grep -o '"port": *[0-9]*' "$1" 2>/dev/null | grep -o '[0-9]*$' || true; }
+
+# start_fake MAX_CONCURRENT: the test model server; sets fake_pid, fake_url.
+start_fake() {
+  local port=""
+  rm -f "$work/fake.json"
+  llm_commands+=("$llm_fake_bin --per-token-ms $llm_token_ms --max-concurrent $1 --models base-model caregiver-lora coach-lora")
+  "$llm_fake_bin" --per-token-ms "$llm_token_ms" --max-concurrent "$1" --models base-model caregiver-lora coach-lora \
+    --ready-file "$work/fake.json" >>"$work/llm.log" 2>&1 &
+  fake_pid=$!
+  for _ in $(seq 100); do
+    port=$(port_of "$work/fake.json")
+    [[ -n $port ]] && break
+    sleep 0.05
+  done
+  [[ -n $port ]] || { echo "run.sh: sparc-fake-llm did not start" >&2; exit 1; }
+  fake_url="http://127.0.0.1:$port/v1"
+}
+
+stop_fake() {
+  kill -TERM "$fake_pid" 2>/dev/null || true
+  wait "$fake_pid" 2>/dev/null || true
+  fake_pid=""
+}
+
+# start_llm_mas: sparc-mas on the fake; sets server_pid (run.sh stops it on exit) and mas_url.
+start_llm_mas() {
+  local port=""
+  rm -rf "$work/llm-mas"
+  mkdir "$work/llm-mas"
+  local flags=(-p 0 --log-level warn --rate-per-key 0 --rate-per-session 0 --max-inflight 1024 --max-queue 4096
+    --engine openai --llm-url "$fake_url" --llm-model base-model --llm-adapter caregiver=caregiver-lora
+    --llm-adapter coach=coach-lora --llm-max-concurrency "$llm_server_limit" --engine-timeout-ms 60000)
+  llm_commands+=("$llm_mas_bin ${flags[*]//$fake_url/FAKE_URL} --db TMP/mas.db --ready-file TMP/ready.json")
+  "$llm_mas_bin" "${flags[@]}" --db "$work/llm-mas/mas.db" --ready-file "$work/llm-mas/ready.json" \
+    2>>"$work/llm.log" &
+  server_pid=$!
+  for _ in $(seq 200); do
+    port=$(port_of "$work/llm-mas/ready.json")
+    [[ -n $port ]] && break
+    sleep 0.05
+  done
+  [[ -n $port ]] || { echo "run.sh: sparc-mas did not start; its log:" >&2; cat "$work/llm.log" >&2; exit 1; }
+  mas_url="http://127.0.0.1:$port"
+  for _ in $(seq 100); do  # ready once it has seen the model server's list
+    curl -fsS -o /dev/null "$mas_url/health" && break
+    sleep 0.05
+  done
+}
+
+# stats FILE: "p50 p90 max n" of the numbers in FILE (one per line).
+stats() {
+  sort -n "$1" | awk '{ v[NR] = $1 } END {
+    if (NR == 0) { print "n/a n/a n/a 0"; exit }
+    p50 = v[int((NR + 1) * 0.5)]; p90 = v[int(NR * 0.9 + 0.5)]; if (p90 == "") p90 = v[NR]
+    printf "%.2f %.2f %.2f %d\n", p50, p90, v[NR], NR }'
+}
+
+echo "== llm: direct vs through sparc-mas" >&2
+start_fake 0
+start_llm_mas
+body='{"model":"caregiver-lora","stream":true,"max_tokens":160,"messages":[{"role":"system","content":"You are Anne Palmer."},{"role":"user","content":"Riley is due for her HPV vaccine today."}]}'
+: >"$work/direct.txt"
+: >"$work/via.txt"
+: >"$work/own.txt"
+for i in $(seq "$llm_rounds"); do
+  curl -sS -N -o /dev/null -w '%{time_total}\n' -H 'Content-Type: application/json' -d "$body" \
+    "$fake_url/chat/completions" | awk '{ printf "%.3f\n", $1 * 1000 }' >>"$work/direct.txt"
+  curl -sS -D "$work/headers.txt" -o "$work/reply.json" -w '%{time_total}\n' -H 'Content-Type: application/json' \
+    -d "{\"session_id\":\"bench-llm-$i\",\"user_message\":\"Riley is due for her HPV vaccine today.\"}" \
+    "$mas_url/v1/chat" | awk '{ printf "%.3f\n", $1 * 1000 }' >>"$work/via.txt"
+  grep -q '"active_agent":"caregiver"' "$work/reply.json" || { echo "run.sh: a turn failed: $(cat "$work/reply.json")" >&2; exit 1; }
+  tr -d '\r' <"$work/headers.txt" | sed -n 's/^[Ss]erver-[Tt]iming: //p' |
+    awk -F', *' '{ for (i = 1; i <= NF; i++) { split($i, a, ";dur="); t[a[1]] = a[2] } printf "%.3f\n", t["app"] - t["engine"] }' \
+      >>"$work/own.txt"
+done
+llm_commands+=("curl -N (the fake's /v1/chat/completions, then sparc-mas /v1/chat), $llm_rounds rounds each, one at a time")
+read -r direct_p50 direct_p90 direct_max _ < <(stats "$work/direct.txt")
+read -r via_p50 via_p90 via_max _ < <(stats "$work/via.txt")
+read -r own_p50 own_p90 own_max own_n < <(stats "$work/own.txt")
+added_p50=$(awk -v a="$via_p50" -v b="$direct_p50" 'BEGIN { printf "%.2f", a - b }')
+stop_server "llm: $llm_rounds sequential turns"
+stop_fake
+
+echo "== llm: $llm_sessions sessions, model server limited to $llm_server_limit" >&2
+# Capacity: 8 at once; a caregiver reply is 26 tokens (0.52 s), a coach grade (every 8th turn) about 75 (1.5 s).
+llm_capacity=$(awk -v t="$llm_token_ms" -v n="$llm_server_limit" 'BEGIN { printf "%.1f", n / ((7 * 26 + 75) / 8 * t / 1000) }')
+llm_rate=$(awk -v c="$llm_capacity" 'BEGIN { printf "%d", c * 0.8 }')
+start_fake "$llm_server_limit"
+start_llm_mas
+bench llm_paced turns --url "$mas_url" --server-pid "$server_pid" --clients "$llm_sessions" --seconds 30 --warmup 5 \
+  --rate "$llm_rate" --health-interval-ms 100
+stop_server "llm: $llm_sessions sessions paced at $llm_rate/s"
+stop_fake
+start_fake "$llm_server_limit"
+start_llm_mas
+bench llm_closed turns --url "$mas_url" --server-pid "$server_pid" --clients "$llm_sessions" --seconds 30 --warmup 5 \
+  --health-interval-ms 100
+stop_server "llm: $llm_sessions sessions, closed loop"
+stop_fake
+llm_commands+=("$llm_bench_bin turns --url MAS_URL --clients $llm_sessions --seconds 30 --warmup 5 --rate $llm_rate --health-interval-ms 100")
+llm_commands+=("$llm_bench_bin turns --url MAS_URL --clients $llm_sessions --seconds 30 --warmup 5 --health-interval-ms 100")
+
+v_added=$(verdict "$added_p50 <= 2")
+v_own=$(verdict "$own_p90 <= 2")
+count_of() { local v; v=$(field "$1" "$2"); echo "${v:-0}"; }
+errors_paced=$(($(count_of llm_paced non_200) + $(count_of llm_paced connection_errors)))
+errors_closed=$(($(count_of llm_closed non_200) + $(count_of llm_closed connection_errors)))
+v_errors=$(verdict "$errors_paced + $errors_closed == 0")
+
+cat >"$work/llm.md" <<EOF
+## sparc-mas on a model server
+
+Generated by \`bench/run.sh\` on $(date -u '+%Y-%m-%d %H:%M UTC'); \`bench/run.sh --only llm\` reruns this section
+alone (about two minutes). sparc-mas runs with \`--engine openai\` against \`sparc-fake-llm\` (tests/support), an
+OpenAI-compatible server speaking real HTTP and server-sent events that generates each token in a fixed
+${llm_token_ms} ms; a caregiver reply is 26 tokens, a coach grade about 75. Everything shares the machine's $(nproc)
+cores on loopback.
+
+$(machine_info)
+
+### What sparc-mas adds to a turn
+
+The same caregiver reply, $llm_rounds times straight from the model server and $llm_rounds times through
+\`POST /v1/chat\` (a new session each time: supervisor, prompt, the streamed completion, the output check, a durable
+SQLite commit), each with \`curl\`, one request at a time.
+
+| Figure | p50 | p90 | max | Target | |
+|---|---|---|---|---|---|
+| Straight from the model server (\`curl -N\`, streamed) | $direct_p50 ms | $direct_p90 ms | $direct_max ms | — | |
+| Through sparc-mas | $via_p50 ms | $via_p90 ms | $via_max ms | — | |
+| Added by sparc-mas (difference of the medians) | $added_p50 ms | | | ≤ 2 ms | $v_added |
+| sparc-mas's own time, Server-Timing \`app\` − \`engine\` ($own_n turns) | $own_p50 ms | $own_p90 ms | $own_max ms | ≤ 2 ms | $v_own |
+
+### $llm_sessions sessions, model server limited to $llm_server_limit generations
+
+sparc-mas opens at most $llm_server_limit requests to the model server (\`--llm-max-concurrency\`) and queues the
+rest first come, first served; \`queue\` is each turn's wait for a slot, from its Server-Timing. Capacity is about
+$llm_capacity turns/s (every 8th turn goes to the coach). Paced at $llm_rate turns/s (about 80 %), then closed loop:
+every session sends its next turn as soon as the last is answered, which saturates the server, so waits grow to
+sessions ÷ capacity.
+
+| Figure | paced, $llm_rate/s | closed loop | |
+|---|---|---|---|
+| Turns answered in 30 s | $(field llm_paced turns) | $(field llm_closed turns) | |
+| Errors (non-200 and connection errors) | $errors_paced | $errors_closed | $v_errors (target: none) |
+| Queue wait p50 / p99 / max | $(field llm_paced queue_p50_ms) / $(field llm_paced queue_p99_ms) / $(field llm_paced queue_max_ms) ms | $(field llm_closed queue_p50_ms) / $(field llm_closed queue_p99_ms) / $(field llm_closed queue_max_ms) ms | reported |
+| Client-observed turn p50 / p99 | $(field llm_paced client_p50_ms) / $(field llm_paced client_p99_ms) ms | $(field llm_closed client_p50_ms) / $(field llm_closed client_p99_ms) ms | |
+| sparc-mas's own time p50 / p99 | $(field llm_paced own_p50_ms) / $(field llm_paced own_p99_ms) ms | $(field llm_closed own_p50_ms) / $(field llm_closed own_p99_ms) ms | |
+| /health p99 under that load | $(field llm_paced health_p99_ms) ms | $(field llm_closed health_p99_ms) ms | |
+
+Not measured yet: time to first audio. The engine streams tokens (the sink sees each piece as it arrives), but
+sparc-mas does not yet hand the caregiver's first sentence to speech before the reply is complete.
+
+Commands:
+
+\`\`\`
+$(printf '%s\n' "${llm_commands[@]}")
+\`\`\`
+EOF
