@@ -116,7 +116,12 @@ stack build_stack(const stack_spec& spec) {
     }
     s.ports = {{"http", spec.mas.port}};
     s.health_port = spec.mas.port;
-    if (spec.riva.enabled) s.depends_on.emplace_back("riva");
+    if (spec.riva.enabled) {
+      // Riva speaks and listens for sparc-mas; it runs beside it (same pod or node).
+      s.args.insert(s.args.end(),
+                    {"--tts", "riva", "--asr", "riva", "--riva-url", "127.0.0.1:" + port_text(spec.riva.port)});
+      s.depends_on.emplace_back("riva");
+    }
     if (spec.llm.enabled) {
       // The model server runs beside sparc-mas (same pod or node: localhost) unless base_url names another one.
       const auto url = spec.llm.base_url.empty() ? "http://127.0.0.1:" + port_text(spec.llm.port) + "/v1"

@@ -84,6 +84,16 @@ TEST(model, the_backend_is_pointed_at_the_model_server_with_one_adapter_per_agen
   EXPECT_EQ(std::find(m2.depends_on.begin(), m2.depends_on.end(), "llm"), m2.depends_on.end());
 }
 
+TEST(model, riva_speaks_and_listens_for_the_backend) {
+  stack_spec s;
+  s.riva.enabled = true;
+  s.mas.port = 8010;
+  const auto st = build_stack(s);
+  const auto& mas = *st.find("mas");
+  EXPECT_TRUE(has_args(mas, {"--tts", "riva", "--asr", "riva", "--riva-url", "127.0.0.1:50051"}));
+  EXPECT_NE(std::find(mas.depends_on.begin(), mas.depends_on.end(), "riva"), mas.depends_on.end());
+}
+
 TEST(model, placeholders_expand_and_unknown_ones_stay) {
   EXPECT_EQ(expand("{data}/x.db", {{"data", "/var/lib/s"}}), "/var/lib/s/x.db");
   EXPECT_EQ(expand("a{secret:k}b{other}", {{"secret:k", "/s/k"}}), "a/s/kb{other}");

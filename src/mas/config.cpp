@@ -154,6 +154,27 @@ cli_result parse_command_line(int argc, const char* const* argv) {
   env(app.add_option("--llm-retries", c.llm_retries, "Retries of refused connections, 429 and 503 (with backoff)"),
       "SPARC_MAS_LLM_RETRIES")
       ->check(CLI::Range(0, 10));
+  env(app.add_option("--tts", c.tts, "Speech synthesis: espeak (embedded espeak-ng) or riva (NVIDIA Riva over gRPC)"),
+      "SPARC_MAS_TTS")
+      ->check(CLI::IsMember({"espeak", "riva"}));
+  env(app.add_option("--asr", c.asr,
+                     "Speech recognition for WS /ws/audio: auto (the embedded recognizer when built in), none, "
+                     "pocketsphinx or riva"),
+      "SPARC_MAS_ASR")
+      ->check(CLI::IsMember({"auto", "none", "pocketsphinx", "riva"}));
+  env(app.add_option("--riva-url", c.riva_url, "Riva gRPC server, host:port"), "SPARC_MAS_RIVA_URL");
+  env(app.add_option("--riva-tls", c.riva_tls, "Speak TLS to Riva"), "SPARC_MAS_RIVA_TLS");
+  env(app.add_option("--riva-ca-file", c.riva_ca_file, "PEM roots to verify Riva's certificate (with --riva-tls)"),
+      "SPARC_MAS_RIVA_CA_FILE");
+  env(app.add_option("--riva-voice", c.riva_voices,
+                     "PERSONA=VOICE: the Riva voice of a persona, over its file's riva_voice (repeatable)"),
+      "SPARC_MAS_RIVA_VOICE");
+  env(app.add_option("--riva-sample-rate", c.riva_sample_rate, "Sample rate asked of Riva's synthesis"),
+      "SPARC_MAS_RIVA_SAMPLE_RATE")
+      ->check(CLI::Range(8000, 48000));
+  env(app.add_option("--riva-deadline-ms", c.riva_deadline_ms, "Deadline of one Riva synthesis call"),
+      "SPARC_MAS_RIVA_DEADLINE_MS")
+      ->check(CLI::Range(1, 600000));
   auto* audit = app.add_subcommand("audit", "Audit log tools");
   auto* verify = audit->add_subcommand("verify", "Walk the hash chain of --db and name the first bad record");
   audit->require_subcommand(1);
@@ -202,6 +223,11 @@ cli_result parse_command_line(int argc, const char* const* argv) {
           c.llm_api_key.pop_back();
       }
     }
+    if (c.riva_url.empty() || c.riva_url.find(':') == std::string::npos || c.riva_url.find("://") != std::string::npos)
+      throw std::runtime_error("--riva-url must be host:port, not '" + c.riva_url + "'");
+    for (const auto& v : c.riva_voices)
+      if (v.find('=') == std::string::npos || v.front() == '=' || v.back() == '=')
+        throw std::runtime_error("--riva-voice wants PERSONA=VOICE, not '" + v + "'");
     if (c.profile == "production" && !verify->parsed()) {
       if (c.api_keys.empty()) throw std::runtime_error("the production profile requires --api-keys-file");
       // The scripted coach grades by rules, which research data must never mistake for model grading.

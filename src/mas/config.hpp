@@ -44,6 +44,15 @@ struct config {
   std::size_t llm_max_concurrency = 8;  ///< requests open to the model server at once; the rest queue, FIFO
   std::size_t llm_max_queue = 512;
   int llm_retries = 2;  ///< refused connections, 429 and 503 only
+  // Speech engines: synthesis (espeak-ng embedded, or Riva) and recognition for WS /ws/audio.
+  std::string tts = "espeak";  ///< "espeak" or "riva"
+  std::string asr = "auto";    ///< "auto" (embedded pocketsphinx if built in), "none", "pocketsphinx" or "riva"
+  std::string riva_url = "127.0.0.1:50051";  ///< host:port of the Riva gRPC server
+  bool riva_tls = false;
+  std::string riva_ca_file;                   ///< PEM roots for riva_tls; empty: the system's
+  std::vector<std::string> riva_voices;       ///< "persona=voice" overrides of the persona files' riva_voice
+  int riva_sample_rate = 22050;
+  std::uint32_t riva_deadline_ms = 10000;
   // Speech in chat replies and the clip cache behind /v1/audio/{id}.
   std::string chat_audio = "none";  ///< "none" (the client calls /v1/tts) or "url" (audio_url, legacy base64)
   std::uint32_t audio_ttl_s = 300;

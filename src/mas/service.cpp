@@ -8,6 +8,7 @@
 #include "mas/engines/openai.hpp"
 #include "mas/engines/scripted.hpp"
 #include "mas/speech/espeak.hpp"
+#include "mas/speech/riva.hpp"
 #include "mas/store/audit.hpp"
 
 #include <boost/asio/post.hpp>
@@ -141,7 +142,7 @@ service::service(asio::io_context& io, const config& cfg, std::map<std::string, 
                  std::unique_ptr<store::commit_batcher> batcher, store::database reader,
                  std::unique_ptr<speech::speech_engine> tts, std::shared_ptr<spdlog::logger> log,
                  std::unique_ptr<engines::llm_engine> engine, std::unique_ptr<speech::asr_engine> asr,
-                 std::unique_ptr<kb::knowledge_base> kb)
+                 std::unique_ptr<kb::knowledge_base> kb, std::function<core::result<void>()> speech_probe)
     : io_(io),
       cfg_(cfg),
       personas_(std::move(personas)),
@@ -168,16 +169,49 @@ service::service(asio::io_context& io, const config& cfg, std::map<std::string, 
       admission_(cfg.max_inflight, cfg.max_queue),
       purge_timer_(io),
       evict_timer_(io),
-      checkpoint_timer_(io) {}
+      checkpoint_timer_(io),
+      speech_probe_(std::move(speech_probe)),
+      speech_probe_timer_(io) {}
 
 void service::start_timers() {
   schedule_purge(5s);  // soon after start, then every purge interval
   schedule_eviction();
   schedule_checkpoint();
+  if (speech_probe_) schedule_speech_probe();
+}
+
+void service::schedule_speech_probe() {
+  // Riva loads its models for minutes after start: check every second until it serves, then every 5 s.
+  speech_probe_timer_.expires_after(speech_server_ == 1 ? 5s : (speech_server_ == 0 ? 0s : 1s));
+  speech_probe_timer_.async_wait([this](const boost::system::error_code& ec) {
+    if (ec) return;
+    asio::post(probe_pool_, [this] {
+      const bool ok = static_cast<bool>(speech_probe_());
+      asio::post(io_, [this, ok] {
+        if ((speech_server_ == 1) != ok)
+          core::log::event(*log_, ok ? spdlog::level::info : spdlog::level::warn, "speech_server",
+                           {{"serving", ok}});
+        speech_server_ = ok ? 1 : 2;
+        schedule_speech_probe();
+      });
+    });
+  });
+}
+
+std::string service::voice_of(const agents::persona& p) const {
+  if (!tts_ || tts_->name() != "riva") return p.voice;
+  for (const auto& v : cfg_.riva_voices) {  // "persona=voice", by id or name
+    const auto eq = v.find('=');
+    const auto who = std::string_view(v).substr(0, eq);
+    if (who == p.id || core::ascii_lower(who) == core::ascii_lower(p.name)) return v.substr(eq + 1);
+  }
+  return p.riva_voice;
 }
 
 void service::stop() {
   audio_ws_->stop();
+  speech_probe_timer_.cancel();
+  probe_pool_.join();
   purge_timer_.cancel();
   evict_timer_.cancel();
   checkpoint_timer_.cancel();
@@ -904,7 +938,7 @@ void service::complete_turn(const std::shared_ptr<turn_context>& ctx, session_st
 
   if (cfg_.chat_audio == "url" && ctx->reply_agent == "caregiver" && tts_ && !out.response_text.empty()) {
     // Speak the reply on the speech worker, then commit from there: the loop stays free meanwhile.
-    ctx->voice = persona.voice;
+    ctx->voice = voice_of(persona);
     ++speech_queued_;
     asio::post(speech_pool_, [this, ctx] {
       if (auto audio = tts_->synthesize(ctx->out.response_text, ctx->voice)) {
@@ -978,7 +1012,7 @@ void service::tts(const net::http_request& req, const caller& who, net::responde
   const auto text = body.value("text", nlohmann::json()).is_string() ? body["text"].get<std::string>() : std::string();
   if (text.empty() || code_points(text) > max_text)
     return fail(error(req, 422, "validation_failed", "text must be 1-4000 characters"));
-  std::string voice = "en-us";
+  std::string voice = tts_->name() == "riva" ? "" : "en-us";  // Riva: the server's first voice
   if (const auto v = body.find("voice"); v != body.end() && !v->is_null()) {
     if (!v->is_string() || v->get_ref<const std::string&>().empty() ||
         code_points(v->get_ref<const std::string&>()) > 64)
@@ -987,7 +1021,7 @@ void service::tts(const net::http_request& req, const caller& who, net::responde
   } else if (const auto s = body.find("session_id"); s != body.end() && s->is_string()) {
     // The caller's session speaks with its persona's voice.
     if (const auto it = sessions_.find(s->get<std::string>()); it != sessions_.end() && it->second.owner == who.key_id)
-      voice = personas_.at(it->second.persona_id).voice;
+      voice = voice_of(personas_.at(it->second.persona_id));
   }
   if (++speech_queued_ > max_queued) {
     --speech_queued_;
@@ -1039,6 +1073,8 @@ net::http_response service::health(const net::http_request& req) {
               {"engine_circuit", engines::to_string(circuit)},
               {"speech", tts_ ? std::string(tts_->name()) : std::string("unavailable")},
               {"recognizer", asr_ ? std::string(asr_->name()) : std::string("unavailable")}};
+  if (speech_probe_)
+    checks["speech_server"] = speech_server_ == 1 ? "serving" : speech_server_ == 0 ? "checking" : "unavailable";
   if (kb_) {
     if (const auto st = kb_->stats()) checks["knowledge_base"] = {{"documents", st->documents}, {"passages", st->passages}};
   } else {
@@ -1049,7 +1085,9 @@ net::http_response service::health(const net::http_request& req) {
     checks["model_server"] = {{"ready", model.ready}, {"detail", model.detail}, {"models", model.models}};
     if (!model.missing_models.empty()) checks["model_server"]["missing"] = model.missing_models;
   }
-  const json body{{"status", !ready ? "unavailable" : (tts_ ? "ok" : "degraded")},
+  // Speech is not needed to answer turns: without it the service is degraded, not unready.
+  const bool speech_ok = tts_ && (!speech_probe_ || speech_server_ == 1);
+  const json body{{"status", !ready ? "unavailable" : (speech_ok ? "ok" : "degraded")},
                   {"ready", ready},
                   {"auth", cfg_.api_keys.empty() ? "off (loopback only)" : "on"},
                   {"profile", cfg_.profile},
@@ -1190,6 +1228,37 @@ int audit_verify(const config& cfg) {
   return 1;
 }
 
+speech_backends make_speech(const config& cfg) {
+  auto log = core::log::get("mas");
+  speech_backends out;
+  std::shared_ptr<grpc::Channel> channel;
+  if (cfg.tts == "riva" || cfg.asr == "riva") {
+    speech::riva_options o;
+    o.address = cfg.riva_url;
+    o.tls = cfg.riva_tls;
+    o.ca_file = cfg.riva_ca_file;
+    auto opened = speech::open_riva_channel(o);  // lazy: connects on first use and keeps reconnecting
+    if (!opened) throw std::runtime_error("riva: cannot read --riva-ca-file " + cfg.riva_ca_file);
+    channel = std::move(*opened);
+    auto health = std::make_shared<speech::riva_health>(channel);
+    out.probe = [health] { return health->check(); };
+  }
+  if (cfg.tts == "riva") {
+    speech::riva_tts_options t;
+    t.sample_rate = cfg.riva_sample_rate;
+    t.deadline = std::chrono::milliseconds(cfg.riva_deadline_ms);
+    out.tts = std::make_unique<speech::riva_tts>(channel, t);
+  } else {
+    try {
+      out.tts = std::make_unique<speech::espeak_engine>();
+    } catch (const std::exception& e) {
+      core::log::event(*log, spdlog::level::warn, "speech_unavailable", {{"error", e.what()}});
+    }
+  }
+  if (cfg.asr == "riva") out.asr = std::make_unique<speech::riva_asr>(channel);
+  return out;
+}
+
 std::unique_ptr<engines::llm_engine> make_engine(const config& cfg) {
   if (cfg.engine != "openai") return std::make_unique<engines::scripted_engine>();
   engines::openai_config o;
@@ -1238,12 +1307,8 @@ int run(const config& cfg) {
     batch_opts.checkpoint_frames = 2000;  // about 8 MB of WAL; measured best of 500-4000 (docs/benchmarks.md)
     auto batcher = std::make_unique<store::commit_batcher>(std::move(*db), batch_opts);
     asio::io_context io(1);
-    std::unique_ptr<speech::speech_engine> tts;
-    try {
-      tts = std::make_unique<speech::espeak_engine>();
-    } catch (const std::exception& e) {
-      core::log::event(*log, spdlog::level::warn, "speech_unavailable", {{"error", e.what()}});
-    }
+    auto speech = make_speech(cfg);
+    auto& tts = speech.tts;
     auto engine = make_engine(cfg);
     // The knowledge base: the imported index (sparc-mas kb import), else the shipped sheets indexed in memory.
     std::unique_ptr<kb::knowledge_base> knowledge;
@@ -1261,7 +1326,7 @@ int run(const config& cfg) {
     core::log::event(*log, spdlog::level::info, "engine",
                      {{"engine", std::string(engine->name())}, {"url", cfg.llm_url}, {"model", cfg.llm_model}});
     service svc(io, cfg, std::move(*personas), std::move(batcher), std::move(*reader), std::move(tts), log,
-                std::move(engine), nullptr, std::move(knowledge));
+                std::move(engine), std::move(speech.asr), std::move(knowledge), std::move(speech.probe));
     net::server_limits limits;
     limits.http.max_body_bytes = api::limits::chat_body_bytes;
     limits.ws_ping_interval = std::chrono::milliseconds(0);

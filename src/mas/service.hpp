@@ -29,6 +29,14 @@ namespace mas {
 /// Runs sparc-mas until SIGTERM or SIGINT; returns the exit code.
 int run(const config& cfg);
 
+/// The speech engines `cfg` asks for: synthesis, recognition (null: none) and, with Riva, its readiness probe.
+struct speech_backends {
+  std::unique_ptr<speech::speech_engine> tts;  ///< null when espeak-ng cannot start
+  std::unique_ptr<speech::asr_engine> asr;
+  std::function<core::result<void>()> probe;
+};
+speech_backends make_speech(const config& cfg);
+
 /// The text engine `cfg` asks for: the scripted engine, or the OpenAI-compatible client (which throws on a URL it
 /// cannot use, so a misconfiguration stops the start).
 std::unique_ptr<engines::llm_engine> make_engine(const config& cfg);
@@ -46,12 +54,13 @@ class service final : public net::http_handler {
   /// `tts` may be null (speech unavailable: /v1/tts answers 503 and /health says so). `reader` is a second
   /// connection to the store for reads on the loop thread (WAL lets it read while the writer commits). `engine`
   /// null means the embedded scripted engine; `asr` null means WS /ws/audio answers ASR_UNAVAILABLE; `kb` null
-  /// means the caregiver gets no retrieved passages.
+  /// means the caregiver gets no retrieved passages. `speech_probe`, when given, is a blocking readiness check of
+  /// a speech server (Riva), run every few seconds off the loop and reported by /health.
   service(boost::asio::io_context& io, const config& cfg, std::map<std::string, agents::persona, std::less<>> personas,
           std::unique_ptr<store::commit_batcher> batcher, store::database reader,
           std::unique_ptr<speech::speech_engine> tts, std::shared_ptr<spdlog::logger> log,
           std::unique_ptr<engines::llm_engine> engine = nullptr, std::unique_ptr<speech::asr_engine> asr = nullptr,
-          std::unique_ptr<kb::knowledge_base> kb = nullptr);
+          std::unique_ptr<kb::knowledge_base> kb = nullptr, std::function<core::result<void>()> speech_probe = {});
 
   net::http_response handle(const net::http_request& request, std::string_view remote_ip) override;
   void handle_async(const net::http_request& request, std::string_view remote_ip, net::responder respond) override;
@@ -140,6 +149,9 @@ class service final : public net::http_handler {
   void schedule_purge(std::chrono::seconds after);
   void schedule_eviction();
   void schedule_checkpoint();
+  void schedule_speech_probe();
+  /// The voice a persona speaks with on this speech engine.
+  std::string voice_of(const agents::persona& p) const;
   /// The maintenance worker's own connection, opened on first use; touched only on that worker.
   store::database* maintenance_db();
 
@@ -175,6 +187,10 @@ class service final : public net::http_handler {
   std::atomic<int> speech_queued_{0};
   std::atomic<bool> purge_running_{false};
   std::atomic<bool> checkpoint_running_{false};
+  std::function<core::result<void>()> speech_probe_;
+  boost::asio::steady_timer speech_probe_timer_;
+  boost::asio::thread_pool probe_pool_{1};  ///< the probe blocks for up to its deadline
+  std::atomic<int> speech_server_{0};       ///< 0 not checked yet, 1 serving, 2 not serving or unreachable
 };
 
 }  // namespace mas

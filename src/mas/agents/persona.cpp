@@ -74,6 +74,7 @@ core::result<persona> load_persona(const std::filesystem::path& file, std::strin
   if (!text("name", p.name)) return fail("'name' must be a non-empty string");
   if (!text("training_type", p.training_type)) return fail("'training_type' must be a non-empty string");
   text("voice", p.voice);
+  text("riva_voice", p.riva_voice);
   if (!text("child.name", p.child_name)) return fail("'child.name' must be a non-empty string");
   if (!text("child.relation", p.child_relation)) return fail("'child.relation' must be a non-empty string");
   const auto age = t.at_path("child.age").value<std::int64_t>();

@@ -21,7 +21,8 @@ struct persona {
   std::string id;
   std::string name;
   std::string training_type;
-  std::string voice;
+  std::string voice;        ///< espeak-ng voice
+  std::string riva_voice;   ///< the Riva voice name (e.g. English-US.Female-1); empty: the server's first
   std::string child_name;
   int child_age = 0;
   std::string child_relation;

@@ -143,9 +143,10 @@ podman run \
   --secret sparcp-api_keys,target=api_keys,uid=10001,gid=10001,mode=0400 \
   registry.example.org/sparc/mas:1.0 \
     --bind 0.0.0.0 --port 8010 --db /var/lib/sparc/sparc-mas.db --profile production \
-    --api-keys-file /run/secrets/api_keys --engine openai --llm-url http://127.0.0.1:8100/v1 \
-    --llm-model meta-llama/Llama-3.1-8B-Instruct --llm-adapter caregiver=caregiver-lora \
-    --llm-adapter coach=coach-lora --llm-adapter supervisor=supervisor-lora >/dev/null
+    --api-keys-file /run/secrets/api_keys --tts riva --asr riva --riva-url 127.0.0.1:50051 \
+    --engine openai --llm-url http://127.0.0.1:8100/v1 --llm-model meta-llama/Llama-3.1-8B-Instruct \
+    --llm-adapter caregiver=caregiver-lora --llm-adapter coach=coach-lora \
+    --llm-adapter supervisor=supervisor-lora >/dev/null
 wait_healthy sparcp-mas 60
 
 # signal: sparc-signal, signaling and the web client
