@@ -1,6 +1,7 @@
 // The SPARC-P viewer: shows the renderer's video, carries the clinician's chat to it over the data channel
 // and shows what comes back. The data-channel protocol and the page's states are in docs/web-client.md.
 
+import { Microphone } from './mic.js';
 import { Session } from './session.js';
 import { StatsSampler, formatStats } from './stats.js';
 
@@ -190,19 +191,69 @@ function setChatEnabled(open) {
     : enabled ? 'Press Enter to send.' : 'You can type once the caregiver is connected.';
 }
 
+/** Sends the clinician's turn to the renderer; false when there is no connection to carry it. */
+function sendChat(text) {
+  if (!session?.send({ type: 'chat', text })) {
+    setNotice('info', 'Not connected yet — your message was not sent.');
+    return false;
+  }
+  setNotice('info', '');
+  addTurn('clinician', text);
+  return true;
+}
+
 $('chat-form').addEventListener('submit', (event) => {
   event.preventDefault();
   const input = $('chat-input');
   const text = input.value.trim();
   if (!text) return;
-  if (!session?.send({ type: 'chat', text })) {
-    setNotice('info', 'Not connected yet — your message was not sent.');
-    return;
-  }
-  setNotice('info', '');
-  addTurn('clinician', text);
+  if (!sendChat(text)) return;
   input.value = '';
   input.focus();
+});
+
+// ---- microphone: speech to the backend's recognizer, the final text becomes the turn ----------------------
+
+let mic = null;
+
+function setupMicrophone(c) {
+  const url = typeof c.speechUrl === 'string' ? c.speechUrl : '';
+  $('mic').hidden = !url || !navigator.mediaDevices?.getUserMedia;
+  if (!url || mic?.url === url) return;
+  mic = new Microphone(url, { oninterim: (text) => { $('chat-input').placeholder = text; }, log });
+}
+
+function setListening(on) {
+  $('mic').setAttribute('aria-pressed', String(on));
+  $('mic').textContent = on ? 'Stop' : 'Speak';
+  $('chat-hint').textContent = on ? 'Listening… press Stop when you have finished speaking.' : 'Press Enter to send.';
+  if (!on) $('chat-input').placeholder = '';
+}
+
+$('mic').addEventListener('click', async () => {
+  if (!mic) return;
+  if (!mic.active) {
+    setListening(true);
+    try {
+      await mic.start();
+    } catch (e) {
+      setListening(false);
+      await mic.stop().catch(() => {});
+      setNotice('info', `The microphone could not start: ${e.message}`);
+    }
+    return;
+  }
+  $('mic').disabled = true;
+  try {
+    const text = await mic.stop();
+    if (text) sendChat(text);
+    else setNotice('info', 'Nothing was recognised — try again, or type your message.');
+  } catch (e) {
+    setNotice('info', `Speech recognition failed (${e.message}) — please type your message.`);
+  } finally {
+    $('mic').disabled = false;
+    setListening(false);
+  }
 });
 
 // ---- video, mute, stats ---------------------------------------------------------------------------------
@@ -313,6 +364,7 @@ async function startSession() {
   }
   startBackoffMs = 1000;
   showConfig(c);
+  setupMicrophone(c);
   const privateMode = c.startupMode === 'private';
   let connectionId = crypto.randomUUID();
   if (privateMode) {
@@ -350,6 +402,7 @@ window.__sparc = {
   get state() { return session?.state ?? 'idle'; },
   get connectionId() { return session?.connectionId ?? null; },
   get negotiations() { return session?.negotiations ?? 0; },
+  get microphone() { return mic; },
   history,
   video,
 };

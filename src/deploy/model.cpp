@@ -50,6 +50,23 @@ std::string port_text(std::uint16_t p) { return std::to_string(p); }
 
 }  // namespace
 
+std::vector<std::string> process_extras(const stack& st, const service& s) {
+  const auto& spec = st.spec;
+  // A browser can only speak to sparc-mas directly when it takes no API keys (it could not hold one).
+  if (!spec.mas.api_keys_file.empty()) return {};
+  const auto signal_port = std::to_string(spec.signal.port);
+  if (s.role == "signal")
+    return {"--speech-url", "ws://" + spec.public_host + ":" + std::to_string(spec.mas.port) + "/ws/audio"};
+  if (s.role != "mas") return {};
+  std::vector<std::string> out;
+  if (!spec.riva.enabled) out.insert(out.end(), {"--asr", "pocketsphinx"});  // offline, on this machine
+  // The page's origins: sparc-signal's port under the public host, and its loopback twin.
+  out.insert(out.end(), {"--cors-origin", "http://" + spec.public_host + ":" + signal_port});
+  if (spec.public_host == "127.0.0.1") out.insert(out.end(), {"--cors-origin", "http://localhost:" + signal_port});
+  if (spec.public_host == "localhost") out.insert(out.end(), {"--cors-origin", "http://127.0.0.1:" + signal_port});
+  return out;
+}
+
 stack build_stack(const stack_spec& spec) {
   stack st;
   st.spec = spec;

@@ -48,6 +48,12 @@ struct stack {
   std::vector<const service*> by_role(std::string_view role) const;
 };
 
+/// What the process runtime (`sparc up`) adds to a service's arguments for the page's microphone on this machine:
+/// sparc-signal hands out sparc-mas's WS /ws/audio, and sparc-mas recognises offline (pocketsphinx, unless Riva is
+/// on) and lets the page's origin in. Nothing when sparc-mas takes API keys: a browser could not hold one. The
+/// container and HPC targets leave it out (there sparc-mas is not reachable from a browser without keys).
+std::vector<std::string> process_extras(const stack& st, const service& s);
+
 /// Applies defaults and derives every service; the spec should have passed validate() without errors.
 stack build_stack(const stack_spec& spec);
 

@@ -139,6 +139,7 @@ class supervisor {
         return s.name + ": cannot find the program '" + s.program + "' (build it, install it, or pass --bin-dir)";
       p.argv.push_back(program.string());
       for (const auto& a : s.args) p.argv.push_back(fill(s, a));
+      for (const auto& a : process_extras(st_, s)) p.argv.push_back(a);
       for (const auto& [name, file] : s.secrets) {
         const auto path = secret_path(file);
         if (!fs::exists(path)) return s.name + ": secret '" + name + "' file " + path.string() + " does not exist";

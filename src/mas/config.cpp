@@ -158,10 +158,10 @@ cli_result parse_command_line(int argc, const char* const* argv) {
       "SPARC_MAS_TTS")
       ->check(CLI::IsMember({"espeak", "riva"}));
   env(app.add_option("--asr", c.asr,
-                     "Speech recognition for WS /ws/audio: auto (the embedded recognizer when built in), none, "
-                     "pocketsphinx or riva"),
+                     "Speech recognition for WS /ws/audio: none, pocketsphinx (embedded, offline, ~95 MB per "
+                     "recognizer) or riva"),
       "SPARC_MAS_ASR")
-      ->check(CLI::IsMember({"auto", "none", "pocketsphinx", "riva"}));
+      ->check(CLI::IsMember({"none", "pocketsphinx", "riva"}));
   env(app.add_option("--riva-url", c.riva_url, "Riva gRPC server, host:port"), "SPARC_MAS_RIVA_URL");
   env(app.add_option("--riva-tls", c.riva_tls, "Speak TLS to Riva"), "SPARC_MAS_RIVA_TLS");
   env(app.add_option("--riva-ca-file", c.riva_ca_file, "PEM roots to verify Riva's certificate (with --riva-tls)"),

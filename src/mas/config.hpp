@@ -46,7 +46,7 @@ struct config {
   int llm_retries = 2;  ///< refused connections, 429 and 503 only
   // Speech engines: synthesis (espeak-ng embedded, or Riva) and recognition for WS /ws/audio.
   std::string tts = "espeak";  ///< "espeak" or "riva"
-  std::string asr = "auto";    ///< "auto" (embedded pocketsphinx if built in), "none", "pocketsphinx" or "riva"
+  std::string asr = "none";    ///< "none", "pocketsphinx" (embedded, offline) or "riva"
   std::string riva_url = "127.0.0.1:50051";  ///< host:port of the Riva gRPC server
   bool riva_tls = false;
   std::string riva_ca_file;                   ///< PEM roots for riva_tls; empty: the system's

@@ -8,6 +8,7 @@
 #include "mas/engines/openai.hpp"
 #include "mas/engines/scripted.hpp"
 #include "mas/speech/espeak.hpp"
+#include "mas/speech/pocketsphinx.hpp"
 #include "mas/speech/riva.hpp"
 #include "mas/store/audit.hpp"
 
@@ -1256,6 +1257,7 @@ speech_backends make_speech(const config& cfg) {
     }
   }
   if (cfg.asr == "riva") out.asr = std::make_unique<speech::riva_asr>(channel);
+  if (cfg.asr == "pocketsphinx") out.asr = std::make_unique<speech::pocketsphinx_engine>();  // throws: model missing
   return out;
 }
 

@@ -153,6 +153,9 @@ cli_result parse_command_line(int argc, const char* const* argv) {
   ours(app.add_flag("--streamers", c.streamers,
                     "Streamer registry (public mode): each viewer gets one free render instance; renderers join\n"
                     "with ?role=streamer&name=N on their signaling URL or a {\"type\":\"register\"} message"));
+  ours(app.add_option("--speech-url", c.speech_url,
+                      "The backend's speech recognition WebSocket (ws://host:8000/ws/audio) for the page's microphone,\n"
+                      "handed out in /config as speechUrl; empty: the page offers no microphone"));
   ours(app.add_flag("--compat", c.compat, "Pure compatibility: no keepalive pings, no extensions"));
   std::string config_file;
   ours(app.add_option("--config", config_file, "TOML file with long option names as keys (ping-interval = 5)"));
@@ -181,6 +184,8 @@ cli_result parse_command_line(int argc, const char* const* argv) {
     }
     if (!c.ice.turn_urls.empty() && c.ice.turn_secret.empty())
       throw std::runtime_error("--turn-url needs a secret: --turn-secret-file FILE or SPARC_TURN_SECRET");
+    if (!c.speech_url.empty() && !c.speech_url.starts_with("ws://") && !c.speech_url.starts_with("wss://"))
+      throw std::runtime_error("--speech-url must be a ws:// or wss:// URL");
     if (c.type != "websocket" && c.type != "http") {
       std::cerr << "sparc-signal: unknown --type '" << c.type << "', using websocket\n";
       c.type = "websocket";

@@ -21,6 +21,7 @@ struct config {
   // Ours.
   std::string bind = "127.0.0.1";
   std::string web_root;
+  std::string speech_url;  ///< the backend's WS /ws/audio for the page's microphone; empty: no microphone
   std::string module_root;
   std::uint16_t metrics_port = 8888;
   bool metrics = true;

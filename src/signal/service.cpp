@@ -170,6 +170,7 @@ net::http_response service::handle(const net::http_request& req, std::string_vie
 net::http_response service::config_response() const {
   json body{{"useWebSocket", cfg_.use_websocket()}, {"startupMode", cfg_.mode}, {"logging", cfg_.logging}};
   if (!cfg_.compat && !cfg_.ice.empty()) body["iceServers"] = ice_servers_json(cfg_.ice, unix_ms() / 1000);
+  if (!cfg_.compat && !cfg_.speech_url.empty()) body["speechUrl"] = cfg_.speech_url;  // Unity ignores unknown keys
   auto r = json_response(body);
   r.headers.emplace_back("Cache-Control", "no-store");  // it may carry short-lived TURN credentials
   return r;

@@ -162,6 +162,39 @@ describe('sparc-mas with Riva', () => {
   });
 });
 
+describe('WS /ws/audio with the embedded recognizer', () => {
+  test('pocketsphinx recognises a recorded clinician offline', { timeout: 60000 }, async () => {
+    const srv = await startMas(['--asr', 'pocketsphinx']);
+    try {
+      const wav = readFileSync(new URL('../fixtures/clinician-hello.wav', import.meta.url));
+      assert.equal(wav.readUInt32LE(24), 16000);
+      const pcmData = wav.subarray(44);
+      const c = await openAudio(srv);
+      assert.equal((await c.next('status')).engine, 'pocketsphinx');
+      c.send({ type: 'start_recognition', data: { sample_rate: 16000 } });
+      await c.next('status');
+      for (let i = 0; i < pcmData.length; i += 3200) {  // 100 ms frames at 4x real time
+        c.ws.send(pcmData.subarray(i, i + 3200));
+        await delay(25);
+      }
+      c.send({ type: 'stop_recognition' });
+      let final;
+      do final = await c.next('transcript', 20000); while (!final.is_final);
+      for (const word of ['hello', 'doctor', 'vaccine']) assert.match(final.transcript, new RegExp(word), final.transcript);
+      assert.ok(final.confidence > 0 && final.confidence <= 1);
+      assert.equal((await c.next('status')).status, 'stopped');
+      // 16 kHz only: another rate is refused with a code, not a crash.
+      c.send({ type: 'start_recognition', data: { sample_rate: 44100 } });
+      await c.next('status');
+      c.ws.send(pcm(441));
+      assert.equal((await c.next('error')).code, 'ASR_STREAM_FAILED');
+      c.ws.close();
+    } finally {
+      await srv.stop();
+    }
+  });
+});
+
 describe('WS /ws/audio with API keys', () => {
   test('a key on the upgrade or in the first message; nothing else is accepted', async () => {
     const keys = join(mkdtempSync(join(tmpdir(), 'sparc-mas-keys-')), 'keys');

@@ -10,7 +10,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { startMas } from '../blackbox/lib/mas.mjs';
-import { audioArrives, closeBrowser, framesRise, freePort, launchBrowser, openViewer, signal, videoNotBlank,
+import { chromium } from 'playwright-core';
+import { ARGS, CHROMIUM, audioArrives, artifact, closeBrowser, framesRise, freePort, launchBrowser, openViewer, signal,
+  videoNotBlank,
   waitState } from './lib.mjs';
 
 const STREAM = process.env.SPARC_STREAM_BIN;
@@ -255,4 +257,57 @@ describe('sparc-stream end to end', { concurrency: 1 }, () => {
       await srv.stop();
     }
   });
+
+  test('the microphone: a recorded clinician is recognised by sparc-mas and answered by the caregiver',
+    { timeout: 90000 }, async () => {
+      // Chromium plays the WAV as its microphone (looped); the page streams it to sparc-mas's WS /ws/audio
+      // (pocketsphinx, offline), and the final text goes to the renderer as the clinician's turn.
+      const wav = new URL('../fixtures/clinician-hello.wav', import.meta.url).pathname;
+      const port = await freePort();
+      const speech = await startMas(['--rate-per-session', '0', '--asr', 'pocketsphinx',
+        '--cors-origin', `http://127.0.0.1:${port}`]);
+      const srv = await signal(['-p', String(port), '-t', 'websocket', '-m', 'public',
+        '--speech-url', `${speech.base.replace('http', 'ws')}/ws/audio`], { portFlag: false });
+      const stream = await startStream(srv, { mas: speech.base });
+      const micBrowser = await chromium.launch({ executablePath: CHROMIUM, headless: true,
+        args: [...ARGS, '--use-fake-ui-for-media-stream', '--use-fake-device-for-media-stream',
+          `--use-file-for-fake-audio-capture=${wav}`] });
+      let viewer;
+      try {
+        const context = await micBrowser.newContext({ viewport: { width: 1280, height: 800 } });
+        const page = await context.newPage();
+        const lines = [];
+        page.on('console', (m) => lines.push(m.text()));
+        viewer = { context, log: async () => lines.join('\n') };
+        await page.goto(`${srv.base}/`);
+        await explain(stream, viewer, async () => {
+          await waitState(page, 'connected');
+          await page.waitForSelector('#chat-fields:not([disabled])', { timeout: 15000 });
+          const mic = page.getByRole('button', { name: 'Speak' });
+          await mic.waitFor({ state: 'visible', timeout: 5000 });
+          await mic.click();
+          await page.getByRole('button', { name: 'Stop' }).waitFor({ timeout: 5000 });
+          // The fixture is 4 s long; the placeholder shows the running hypothesis meanwhile.
+          await page.waitForFunction(() => document.querySelector('#chat-input').placeholder.length > 0, null,
+            { timeout: 10000 });
+          await delay(4500);
+          await page.getByRole('button', { name: 'Stop' }).click();
+          const said = page.locator('.turn--clinician').last();
+          await said.waitFor({ timeout: 15000 });
+          const text = (await said.textContent()).toLowerCase();
+          assert.match(text, /hello|doctor|vaccine|what|most/, `recognised: ${text}`);
+          const reply = page.locator('.turn--caregiver').last();
+          await reply.waitFor({ timeout: 15000 });
+          assert.ok((await reply.textContent()).trim().length > 10, 'the caregiver answers the spoken turn');
+          await page.screenshot({ path: artifact('microphone.png') });
+          assert.match(await stream.metrics(), /^sparc_stream_chat_turns_total 1$/m);
+        });
+      } finally {
+        await viewer?.context.close();
+        await micBrowser.close();
+        await stream.stop();
+        await srv.stop();
+        await speech.stop();
+      }
+    });
 });
