@@ -18,12 +18,12 @@ constexpr std::string_view builder_packages =
     "cmake ninja-build g++ pkg-config libboost1.81-dev libssl-dev nlohmann-json3-dev libspdlog-dev libfmt-dev "
     "libcli11-dev libtomlplusplus-dev libgtest-dev libgmock-dev libsqlite3-dev libespeak-ng-dev "
     "libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev libgstreamer-plugins-bad1.0-dev libnice-dev "
-    "libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc";
+    "libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc libpocketsphinx-dev libsphinxbase-dev";
 
 /// Each binary's shared libraries (ldd) by Debian 12 package, plus what it loads at run time.
 constexpr std::string_view mas_packages =
-    "ca-certificates libespeak-ng1 libfmt9 libgrpc++1.51 libgrpc29 libprotobuf32 libspdlog1.10 libsqlite3-0 libssl3 "
-    "libtomlplusplus3";
+    "ca-certificates libespeak-ng1 libfmt9 libgrpc++1.51 libgrpc29 libpocketsphinx3 libprotobuf32 libspdlog1.10 "
+    "libsphinxbase3 libsqlite3-0 libssl3 libtomlplusplus3";
 constexpr std::string_view signal_packages = "ca-certificates libfmt9 libspdlog1.10 libssl3";
 /// sparc-stream checks its GStreamer plugins at start-up: webrtcbin (bad), nice, x264 (ugly), vpx (good),
 /// openh264 (bad), opus and app (base), pango (x, with a font for the captions).
@@ -145,6 +145,7 @@ std::string collect_rootfs(const stage& g) {
   o << "RUN set -eu; r=/rootfs; b=/usr/local/bin/" << g.binary << "; \\\n"
     << "    mkdir -p $r/usr/bin $r/usr/lib $r/usr/lib64 $r/usr/local/bin $r/etc $r/tmp $r" << data << "; \\\n"
     << "    ln -s usr/bin $r/bin; ln -s usr/lib $r/lib; ln -s usr/lib64 $r/lib64; ln -s bash $r/usr/bin/sh; \\\n"
+    << "    if ldd $b | grep -q 'not found'; then ldd $b | grep 'not found' >&2; exit 1; fi; \\\n"
     << "    for f in $b /usr/bin/bash $({ ldd $b; ldd /usr/bin/bash; } | \\\n"
     << "        awk '$2 == \"=>\" && $3 ~ /^\\// {print $3} $1 ~ /^\\// {print $1}' | sort -u); do \\\n"
     << "      cp -L --parents \"$f\" $r; \\\n"
