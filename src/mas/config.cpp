@@ -175,6 +175,11 @@ cli_result parse_command_line(int argc, const char* const* argv) {
   env(app.add_option("--riva-deadline-ms", c.riva_deadline_ms, "Deadline of one Riva synthesis call"),
       "SPARC_MAS_RIVA_DEADLINE_MS")
       ->check(CLI::Range(1, 600000));
+  env(app.add_option("--supervisor-model", c.supervisor_model,
+                     "After the rules allow an input, ask the model too (--engine openai): off, flag (mark the session "
+                     "for review) or block (count it as the violation the model names)"),
+      "SPARC_MAS_SUPERVISOR_MODEL")
+      ->check(CLI::IsMember({"off", "flag", "block"}));
   auto* audit = app.add_subcommand("audit", "Audit log tools");
   auto* verify = audit->add_subcommand("verify", "Walk the hash chain of --db and name the first bad record");
   audit->require_subcommand(1);
@@ -202,6 +207,8 @@ cli_result parse_command_line(int argc, const char* const* argv) {
     if (c.api_keys.empty() && !is_loopback(c.bind) && !verify->parsed())
       throw std::runtime_error("refusing to listen on " + c.bind +
                                " without --api-keys-file (auth may be off only on loopback)");
+    if (c.supervisor_model != "off" && c.engine != "openai")
+      throw std::runtime_error("--supervisor-model " + c.supervisor_model + " needs --engine openai");
     if (c.engine == "openai" && !verify->parsed()) {
       if (c.llm_url.empty()) throw std::runtime_error("--engine openai needs --llm-url");
       if (!c.llm_url.starts_with("http://"))

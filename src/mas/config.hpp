@@ -44,6 +44,9 @@ struct config {
   std::size_t llm_max_concurrency = 8;  ///< requests open to the model server at once; the rest queue, FIFO
   std::size_t llm_max_queue = 512;
   int llm_retries = 2;  ///< refused connections, 429 and 503 only
+  /// The model as the supervisor's second opinion after the rules allowed an input: "off", "flag" (mark the
+  /// session for review) or "block" (count it as the violation the model names). Never the only gate.
+  std::string supervisor_model = "off";
   // Speech engines: synthesis (espeak-ng embedded, or Riva) and recognition for WS /ws/audio.
   std::string tts = "espeak";  ///< "espeak" or "riva"
   std::string asr = "none";    ///< "none", "pocketsphinx" (embedded, offline) or "riva"

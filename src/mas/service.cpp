@@ -745,19 +745,8 @@ void service::run_turn(const std::shared_ptr<turn_context>& ctx) {
 
   // Supervisor first: every input, before any agent sees it.
   const auto decision = agents::decide_input(session.safety, in.user_message);
-  metrics_.count_decision(agents::to_string(decision.cls));
-  auto& out = ctx->out;
-  out.active_agent = api::agent::supervisor;
-  out.ui_message = decision.ui_message;
-  out.warning_count = session.safety.violations;
-  out.session_terminated = session.safety.terminated;
-  out.coach_feedback_meta = {{"safe", decision.route_to_agents},
-                             {"reason", decision.rule.empty() ? "safe" : decision.rule}};
-  if (decision.special_handling == "crisis_protocol") out.response_text = std::string(agents::crisis_message());
-
-  ctx->decision = decision;
+  apply_decision(ctx, session, decision);
   ctx->phase = phase;
-  ctx->reply_meta = json{{"rule", decision.rule}}.dump();
   if (decision.route_to_agents && in.target != api::agent::supervisor) {
     auto& t = ctx->engine_turn;
     t.agent = role_of(in.target);
@@ -771,9 +760,63 @@ void service::run_turn(const std::shared_ptr<turn_context>& ctx) {
     // Only a model reads the passages; the scripted engine's lines are fixed.
     if (t.agent == engines::role::caregiver && engine_->is_model())
       t.knowledge = knowledge_for(session.owner, in.session_id, persona, in.user_message);
+    if (cfg_.supervisor_model != "off" && engine_->is_model()) return second_opinion(ctx);
     return generate(ctx);
   }
-  ctx->stored_reply = out.response_text;
+  ctx->stored_reply = ctx->out.response_text;
+  complete_turn(ctx, session);
+}
+
+void service::apply_decision(const std::shared_ptr<turn_context>& ctx, const session_state& session,
+                             const agents::decision& d) {
+  metrics_.count_decision(agents::to_string(d.cls));
+  auto& out = ctx->out;
+  out.active_agent = api::agent::supervisor;
+  out.ui_message = d.ui_message;
+  out.warning_count = session.safety.violations;
+  out.session_terminated = session.safety.terminated;
+  out.coach_feedback_meta = {{"safe", d.route_to_agents}, {"reason", d.rule.empty() ? "safe" : d.rule}};
+  if (d.special_handling == "crisis_protocol") out.response_text = std::string(agents::crisis_message());
+  ctx->decision = d;
+  ctx->reply_meta = json{{"rule", d.rule}}.dump();
+}
+
+void service::second_opinion(const std::shared_ptr<turn_context>& ctx) {
+  engines::turn s;
+  s.agent = engines::role::supervisor;
+  s.clinician_text = ctx->in.user_message;
+  s.deadline = std::min(ctx->engine_turn.deadline, clock::now() + 5s);  // a classification, not a conversation
+  engine_->generate_async(std::move(s), {}, [this, ctx](core::result<engines::generation> gen) {
+    asio::post(io_, [this, ctx, gen = std::move(gen)]() mutable { on_second_opinion(ctx, std::move(gen)); });
+  });
+}
+
+void service::on_second_opinion(const std::shared_ptr<turn_context>& ctx, core::result<engines::generation> gen) {
+  const auto it = sessions_.find(ctx->in.session_id);
+  if (it == sessions_.end() || it->second.ended)
+    return finish_turn(ctx, error(*ctx->request, 409, "session_ended", "the session has ended"));
+  auto& session = it->second;
+  // The rules already allowed this input: a model that fails or answers nonsense changes nothing.
+  std::optional<json> verdict;
+  if (gen) verdict = core::json_scan::parse(gen->text, 4);
+  if (!verdict || !verdict->is_object() || !verdict->contains("safe") || !(*verdict)["safe"].is_boolean()) {
+    metrics_.count_decision("model_no_opinion");
+    return generate(ctx);
+  }
+  if ((*verdict)["safe"].get<bool>()) return generate(ctx);
+  const auto category = verdict->contains("category") && (*verdict)["category"].is_string()
+                            ? (*verdict)["category"].get<std::string>()
+                            : std::string("unsafe");
+  const auto cls = agents::class_of_category(category);
+  metrics_.count_decision("model_" + std::string(cls == agents::input_class::safe ? "unsafe" : agents::to_string(cls)));
+  if (cfg_.supervisor_model == "flag" || cls == agents::input_class::safe) {
+    // A second opinion worth a human look, not worth stopping the conversation.
+    session.safety.flagged_for_review = true;
+    ctx->reply_meta = json{{"rule", ctx->decision.rule}, {"model_flag", category}}.dump();
+    return generate(ctx);
+  }
+  apply_decision(ctx, session, agents::decide(session.safety, {cls, "model." + category}));
+  ctx->stored_reply = ctx->out.response_text;
   complete_turn(ctx, session);
 }
 

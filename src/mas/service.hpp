@@ -102,6 +102,12 @@ class service final : public net::http_handler {
   // Routes.
   void chat(const net::http_request& request, const caller& who, net::responder respond);
   void run_turn(const std::shared_ptr<turn_context>& ctx);
+  /// The supervisor's decision, as the reply and the audit record will carry it.
+  void apply_decision(const std::shared_ptr<turn_context>& ctx, const session_state& session,
+                      const agents::decision& d);
+  /// Asks the model for its second opinion on an input the rules allowed (--supervisor-model).
+  void second_opinion(const std::shared_ptr<turn_context>& ctx);
+  void on_second_opinion(const std::shared_ptr<turn_context>& ctx, core::result<engines::generation> gen);
   /// Hands the turn to the engine; its answer comes back to on_generated on the loop.
   void generate(const std::shared_ptr<turn_context>& ctx);
   void on_generated(const std::shared_ptr<turn_context>& ctx, core::result<engines::generation> gen);

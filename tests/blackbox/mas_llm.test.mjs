@@ -166,11 +166,44 @@ describe('sparc-mas model deadlines and configuration', () => {
     }
   });
 
+  test('the model as the supervisor\'s second opinion: flag marks for review, block counts a violation', async () => {
+    const fake = await startFake();
+    const flag = await startMas(llmArgs(fake.url, ['--supervisor-model', 'flag']));
+    const block = await startMas(llmArgs(fake.url, ['--supervisor-model', 'block']));
+    try {
+      const ok = await chat(flag, { session_id: 'so-1', user_message: 'Riley is due for her HPV vaccine today.' });
+      assert.equal(ok.status, 200);
+      assert.equal(ok.body.active_agent, 'caregiver');
+      const flagged = await chat(flag, { session_id: 'so-1', user_message: 'You look nice today [unsafe:harassment]' });
+      assert.equal(flagged.status, 200);
+      assert.equal(flagged.body.active_agent, 'caregiver', 'flag does not stop the conversation');
+      assert.equal(flagged.body.warning_count, 0);
+      const m = await (await fetch(`${flag.base}/metrics`)).text();
+      assert.match(m, /sparc_mas_supervisor_decisions_total\{class="model_prohibited"\} 1/);
+
+      const blocked = await chat(block, { session_id: 'so-2', user_message: 'You look nice today [unsafe:harassment]' });
+      assert.equal(blocked.status, 200);
+      assert.equal(blocked.body.active_agent, 'supervisor');
+      assert.equal(blocked.body.warning_count, 1);
+      assert.equal(blocked.body.coach_feedback_meta.reason, 'model.harassment');
+      assert.match(blocked.body.ui_message, /WARNING 1/);
+      // The rules still decide first: what they block never reaches the model.
+      const pii = await chat(block, { session_id: 'so-2', user_message: 'My SSN is 123-45-6789' });
+      assert.equal(pii.body.active_agent, 'supervisor');
+      assert.match(pii.body.coach_feedback_meta.reason, /^pii\./);
+    } finally {
+      await flag.stop();
+      await block.stop();
+      await fake.stop();
+    }
+  });
+
   test('bad engine settings stop the start with a clear message', async () => {
     for (const [args, message] of [
       [['--engine', 'openai'], /--engine openai needs --llm-url/],
       [['--engine', 'openai', '--llm-url', 'https://x.example/v1', '--llm-model', 'm'], /must be http:\/\//],
       [['--engine', 'openai', '--llm-url', 'http://127.0.0.1:9/v1', '--llm-adapter', 'doctor=x'], /--llm-adapter wants/],
+      [['--supervisor-model', 'block'], /needs --engine openai/],
     ]) {
       await assert.rejects(startMas(args), message);
     }

@@ -320,7 +320,16 @@ std::string fake_llm::default_reply(const std::string& request_body) {
     const auto& messages = body["messages"];
     const bool supervisor = messages.is_array() && !messages.empty() && messages[0].is_object() &&
                             messages[0].value("content", "").find("You screen") != std::string::npos;
-    if (supervisor) return json{{"safe", true}, {"category", "safe"}, {"reason", "clinical question"}}.dump();
+    if (supervisor) {
+      // A test marks an input the classifier should call unsafe with "[unsafe:CATEGORY]".
+      const std::string said = messages.back().value("content", "");
+      if (const auto at = said.find("[unsafe:"); at != std::string::npos) {
+        const auto end = said.find(']', at);
+        const auto category = said.substr(at + 8, end == std::string::npos ? std::string::npos : end - at - 8);
+        return json{{"safe", false}, {"category", category}, {"reason", "marked by the test"}}.dump();
+      }
+      return json{{"safe", true}, {"category", "safe"}, {"reason", "clinical question"}}.dump();
+    }
     return json{{"score", 1},
                 {"summary", "A clear recommendation that names the age and the cancers it prevents."},
                 {"evidence", json::array({"I recommend the HPV vaccine today."})},

@@ -60,8 +60,9 @@ class fake_llm {
   void set_models(std::vector<std::string> models);
   fake_llm_stats stats() const;
 
-  /// The reply the server generates for a request body without a fault's reply: a caregiver line, or for a request
-  /// with response_format a valid C-LEAR grade.
+  /// The reply the server generates for a request body without a fault's reply: a caregiver line; for a request
+  /// with response_format a valid C-LEAR grade, or the supervisor's verdict (unsafe when the input carries
+  /// "[unsafe:CATEGORY]").
   static std::string default_reply(const std::string& request_body);
 
  private:

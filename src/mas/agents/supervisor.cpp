@@ -1184,7 +1184,20 @@ output_verdict check_output(std::string_view reply) {
 }
 
 decision decide_input(violation_state& state, std::string_view utterance) {
-  auto verdict = classify_input(utterance);
+  return decide(state, classify_input(utterance));
+}
+
+input_class class_of_category(std::string_view category) noexcept {
+  if (category == "self_harm") return input_class::crisis;
+  if (category == "prompt_injection") return input_class::prompt_injection;
+  if (category == "dangerous") return input_class::dangerous;
+  if (category == "pii") return input_class::pii;
+  if (category == "off_topic") return input_class::off_topic;
+  if (category == "harassment" || category == "sexual") return input_class::prohibited;
+  return input_class::safe;
+}
+
+decision decide(violation_state& state, input_verdict verdict) {
   decision d;
   d.cls = verdict.cls;
   d.violation_count_before = state.violations;

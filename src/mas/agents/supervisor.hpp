@@ -81,6 +81,12 @@ struct decision {
 /// refuses every later input.
 decision decide_input(violation_state& state, std::string_view utterance);
 
+/// The same protocol for a verdict reached elsewhere (the model's second opinion): warnings, termination, crisis.
+decision decide(violation_state& state, input_verdict verdict);
+
+/// The class a model classifier's category stands for ("harassment", "self_harm", ...); safe for unknown ones.
+input_class class_of_category(std::string_view category) noexcept;
+
 /// The fixed crisis message: the UF Counseling and Wellness Center, 988 by call or text, and that the simulation
 /// cannot help with a real crisis.
 std::string_view crisis_message() noexcept;
