@@ -94,6 +94,17 @@ for i in $(seq "$llm_rounds"); do
       >>"$work/own.txt"
 done
 llm_commands+=("curl -N (the fake's /v1/chat/completions, then sparc-mas /v1/chat), $llm_rounds rounds each, one at a time")
+# Time to first audio: the same caregiver turn over WS /ws/chat, its first sentence spoken by espeak-ng.
+ttfa=$(node bench/ttfa.mjs "$mas_url" "$llm_rounds") || { echo "run.sh: bench/ttfa.mjs failed" >&2; exit 1; }
+llm_commands+=("node bench/ttfa.mjs MAS_URL $llm_rounds")
+jfield() { sed -n "s/.*\"$1\":\([^,}]*\).*/\1/p" <<<"$ttfa"; }
+ttfa_p50=$(jfield first_audio_p50_ms)
+ttfa_p90=$(jfield first_audio_p90_ms)
+ttfa_max=$(jfield first_audio_max_ms)
+ttfa_reply=$(jfield reply_p50_ms)
+# The first sentence of the fake's reply ("Oh, okay.") is its first 2 tokens.
+first_sentence_ms=$((2 * llm_token_ms))
+v_ttfa=$(verdict "$ttfa_p50 <= $first_sentence_ms + 150")
 read -r direct_p50 direct_p90 direct_max _ < <(stats "$work/direct.txt")
 read -r via_p50 via_p90 via_max _ < <(stats "$work/via.txt")
 read -r own_p50 own_p90 own_max own_n < <(stats "$work/own.txt")
@@ -150,6 +161,8 @@ SQLite commit), each with \`curl\`, one request at a time.
 | Through sparc-mas | $via_p50 ms | $via_p90 ms | $via_max ms | — | |
 | Added by sparc-mas (difference of the medians) | $added_p50 ms | | | ≤ 2 ms | $v_added |
 | sparc-mas's own time, Server-Timing \`app\` − \`engine\` ($own_n turns) | $own_p50 ms | $own_p90 ms | $own_max ms | ≤ 2 ms | $v_own |
+| Time to first audio over WS /ws/chat: request to the first sentence's WAV ready (its generation: 2 tokens, $first_sentence_ms ms) | $ttfa_p50 ms | $ttfa_p90 ms | $ttfa_max ms | ≤ $first_sentence_ms + 150 ms | $v_ttfa |
+| The whole reply over WS /ws/chat (26 tokens, 4 sentences) | $ttfa_reply ms | | | — | |
 
 ### $llm_sessions sessions, model server limited to $llm_server_limit generations
 
@@ -168,8 +181,8 @@ sessions ÷ capacity.
 | sparc-mas's own time p50 / p99 | $(field llm_paced own_p50_ms) / $(field llm_paced own_p99_ms) ms | $(field llm_closed own_p50_ms) / $(field llm_closed own_p99_ms) ms | |
 | /health p99 under that load | $(field llm_paced health_p99_ms) ms | $(field llm_closed health_p99_ms) ms | |
 
-Not measured yet: time to first audio. The engine streams tokens (the sink sees each piece as it arrives), but
-sparc-mas does not yet hand the caregiver's first sentence to speech before the reply is complete.
+Time to first audio is measured where sparc-mas hands the first sentence out (its WAV synthesized, its URL sent over
+WS /ws/chat); sparc-stream still speaks whole replies from POST /v1/chat and does not use the socket yet.
 
 Commands:
 

@@ -10,6 +10,7 @@
 #include "mas/speech/espeak.hpp"
 #include "mas/speech/pocketsphinx.hpp"
 #include "mas/speech/riva.hpp"
+#include "mas/speech/sentences.hpp"
 #include "mas/store/audit.hpp"
 
 #include <boost/asio/post.hpp>
@@ -17,6 +18,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cmath>
 #include <chrono>
 #include <csignal>
 #include <filesystem>
@@ -38,6 +40,7 @@ constexpr std::size_t kb_passages = 3;                  ///< retrieved passages 
 constexpr std::size_t kb_chars = 1200;                  ///< their budget: about 300 tokens of a 4k context
 constexpr auto prefetch_ttl = std::chrono::minutes(15);  ///< a prefetch the next turn did not use is dropped
 constexpr std::size_t max_prefetched = 10000;           ///< one per live session at most
+constexpr std::size_t max_chat_sockets = 1024;          ///< WS /ws/chat: one per renderer or page
 constexpr std::int64_t max_turns_per_session = 20000;  ///< stored utterances; a training conversation has dozens
 constexpr std::int64_t transcript_page = 200;          ///< turns per GET /v1/sessions/{id} page
 constexpr std::size_t legacy_audio_b64_bytes = std::size_t{512} * 1024;  ///< the original's cap on inline base64 audio
@@ -137,6 +140,38 @@ struct service::turn_context {
   std::chrono::steady_clock::time_point engine_started;
   std::chrono::microseconds engine_time{-1};  ///< waiting for the engine, all tries; -1 when it was not asked
   std::chrono::microseconds engine_queue{-1};  ///< of that, waiting for a connection slot to a model server
+  // WS /ws/chat turns: events to the socket, and the reply's sentences as they are generated.
+  service::event_sink events;
+  std::shared_ptr<speech::sentence_splitter> splitter;  ///< fed on the engine's thread, flushed on the loop
+  int sentences = 0;            ///< announced so far
+  bool sentences_stopped = false;  ///< a sentence failed the output check: the reply comes whole, later
+};
+
+/// The sockets of WS /ws/chat, on the loop like everything else.
+class service::chat_socket final : public net::ws_handler {
+ public:
+  explicit chat_socket(service& s) : svc_(s) {}
+  void on_open(net::ws_connection& c, const net::http_request& upgrade) override {
+    state st;
+    st.c = &c;
+    if (const auto key = upgrade.header("x-api-key")) st.key = std::string(*key);
+    sockets_[c.id()] = st;
+    c.send_text(json{{"type", "status"}, {"status", "ready"}}.dump());
+  }
+  void on_message(net::ws_connection& c, net::ws::opcode, std::string_view payload) override {
+    svc_.chat_message(c, payload);
+  }
+  void on_close(net::ws_connection& c) override { sockets_.erase(c.id()); }
+
+  struct state {
+    net::ws_connection* c = nullptr;
+    std::string key;    ///< from the upgrade's X-API-Key, or an "api_key" field
+    bool busy = false;  ///< one turn at a time per socket
+  };
+  std::unordered_map<std::uint64_t, state> sockets_;
+
+ private:
+  service& svc_;
 };
 
 service::service(asio::io_context& io, const config& cfg, std::map<std::string, agents::persona, std::less<>> personas,
@@ -163,6 +198,7 @@ service::service(asio::io_context& io, const config& cfg, std::map<std::string, 
             return found;
           },
           !cfg.api_keys.empty(), log_)),
+      chat_ws_(std::make_unique<chat_socket>(*this)),
       kb_(std::move(kb)),
       clips_(std::chrono::seconds(cfg.audio_ttl_s), cfg.audio_cache_mb * 1024 * 1024, max_clip_bytes),
       key_limiter_(cfg.rate_per_key, cfg.rate_per_key * 2, rate_limiter_keys),
@@ -173,6 +209,8 @@ service::service(asio::io_context& io, const config& cfg, std::map<std::string, 
       checkpoint_timer_(io),
       speech_probe_(std::move(speech_probe)),
       speech_probe_timer_(io) {}
+
+service::~service() = default;
 
 void service::start_timers() {
   schedule_purge(5s);  // soon after start, then every purge interval
@@ -376,8 +414,8 @@ void service::handle_async(const net::http_request& req, std::string_view ip, ne
 }
 
 net::ws_handler* service::websocket(const net::http_request& req, net::http_response& refusal) {
-  if (req.path != "/ws/audio") {
-    refusal = error(req, 404, "not_found", "the only WebSocket route is /ws/audio");
+  if (req.path != "/ws/audio" && req.path != "/ws/chat") {
+    refusal = error(req, 404, "not_found", "the WebSocket routes are /ws/audio and /ws/chat");
     return nullptr;
   }
   // A browser page may open it only from an allowed origin (the same list as CORS); other clients send no Origin.
@@ -385,6 +423,14 @@ net::ws_handler* service::websocket(const net::http_request& req, net::http_resp
       origin && std::find(cfg_.cors_origins.begin(), cfg_.cors_origins.end(), *origin) == cfg_.cors_origins.end()) {
     refusal = error(req, 403, "origin_not_allowed", "this Origin may not open /ws/audio (see --cors-origin)");
     return nullptr;
+  }
+  if (req.path == "/ws/chat") {
+    if (chat_ws_->sockets_.size() >= max_chat_sockets) {
+      refusal = retry_later(req, 503, "overloaded", "too many chat sockets open; retry", 5s);
+      return nullptr;
+    }
+    metrics_.count_request("/ws/chat");
+    return chat_ws_.get();
   }
   if (audio_ws_->open_sockets() >= audio_limits::max_sockets) {
     refusal = retry_later(req, 503, "overloaded", "too many audio sockets open; retry", 5s);
@@ -638,9 +684,10 @@ void service::delete_session(const net::http_request& req, const caller& who, st
 
 // ---- chat -------------------------------------------------------------------------------------------------------
 
-void service::chat(const net::http_request& req, const caller& who, net::responder respond) {
+void service::chat(const net::http_request& req, const caller& who, net::responder respond, event_sink events) {
   auto ctx = std::make_shared<turn_context>();
   ctx->started = clock::now();
+  ctx->events = std::move(events);
   ctx->request = &req;
   ctx->respond.emplace(std::move(respond));
   ctx->who = who;
@@ -837,7 +884,16 @@ void service::generate(const std::shared_ptr<turn_context>& ctx) {
   // The engine may answer on its own thread (a model server) or at once (the scripted engine): either way the
   // answer continues on the loop, which owns the sessions.
   ctx->engine_started = clock::now();
-  engine_->generate_async(ctx->engine_turn, {}, [this, ctx](core::result<engines::generation> gen) {
+  engines::token_sink sink;
+  if (ctx->events && tts_ && ctx->engine_turn.agent == engines::role::caregiver && ctx->first_issue.empty()) {
+    // The reply's sentences go to speech as they complete (the sink runs on the engine's thread).
+    ctx->splitter = std::make_shared<speech::sentence_splitter>();
+    sink = [this, ctx, splitter = ctx->splitter](std::string_view piece) {
+      for (auto& s : splitter->feed(piece))
+        asio::post(io_, [this, ctx, s = std::move(s)]() mutable { speak_sentence(ctx, std::move(s)); });
+    };
+  }
+  engine_->generate_async(ctx->engine_turn, std::move(sink), [this, ctx](core::result<engines::generation> gen) {
     asio::post(io_, [this, ctx, gen = std::move(gen)]() mutable { on_generated(ctx, std::move(gen)); });
   });
 }
@@ -908,12 +964,88 @@ void service::on_generated(const std::shared_ptr<turn_context>& ctx, core::resul
     return complete_turn(ctx, session);
   }
   if (const auto first = agents::check_output(gen->text); first.issue != agents::output_issue::none) {
+    ctx->sentences_stopped = true;  // the reply that replaces it comes whole
     ctx->first_issue = std::string(agents::to_string(first.issue));
     metrics_.count_decision("output_" + ctx->first_issue);
     t.seed += 1;  // regenerate once, then fall back to a safe line in character
     return generate(ctx);
   }
+  if (ctx->splitter)
+    if (auto rest = ctx->splitter->flush()) speak_sentence(ctx, std::move(*rest));
   caregiver_reply(ctx, session, std::move(gen->text));
+}
+
+void service::chat_message(net::ws_connection& c, std::string_view payload) {
+  auto& sockets = chat_ws_->sockets_;
+  const auto it = sockets.find(c.id());
+  if (it == sockets.end()) return;
+  auto& st = it->second;
+  const auto fail = [&](int status, std::string_view code, std::string_view message) {
+    c.send_text(json{{"type", "reply"}, {"status", status}, {"body", {{"error", {{"code", code}, {"message", message}}}}}}
+                    .dump());
+  };
+  const auto m = core::json_scan::parse(payload, 8);
+  if (!m || !m->is_object() || m->value("type", "") != "chat" || !m->contains("request") ||
+      !(*m)["request"].is_object())
+    return fail(400, "malformed", "send {\"type\":\"chat\",\"request\":{...the POST /v1/chat body...}}");
+  if (st.busy) return fail(409, "busy", "one turn at a time on a socket: wait for the reply");
+  if (m->contains("api_key") && (*m)["api_key"].is_string()) st.key = (*m)["api_key"].get<std::string>();
+  // The same path as POST /v1/chat: a request of our own, kept alive until its reply.
+  auto req = std::make_shared<net::http_request>();
+  req->method = "POST";
+  req->target = req->path = "/v1/chat";
+  req->headers = {{"content-type", "application/json"}};
+  if (!st.key.empty()) req->headers.emplace_back("x-api-key", st.key);
+  req->body = (*m)["request"].dump();
+  const auto who = authenticate(*req);
+  if (!who) return fail(401, "unauthorized", "missing or invalid API key (X-API-Key on the upgrade, or api_key)");
+  if (const auto wait = key_limiter_.acquire(who->key_id, clock::now()); wait.count() > 0)
+    return fail(429, "rate_limited", "too many requests for this API key");
+  metrics_.count_request("/v1/chat");
+  st.busy = true;
+  const auto id = c.id();
+  auto sink = [this, id](const json& event) {
+    if (const auto s = chat_ws_->sockets_.find(id); s != chat_ws_->sockets_.end()) s->second.c->send_text(event.dump());
+  };
+  net::responder respond(
+      boost::asio::any_completion_handler<void(net::http_response)>([this, id, req](net::http_response r) {
+        const auto s = chat_ws_->sockets_.find(id);
+        if (s == chat_ws_->sockets_.end()) return;
+        s->second.busy = false;
+        auto body = json::parse(r.body, nullptr, false);
+        s->second.c->send_text(
+            json{{"type", "reply"}, {"status", r.status}, {"body", body.is_discarded() ? json(r.body) : body}}.dump());
+      }),
+      io_.get_executor());
+  chat(*req, *who, std::move(respond), std::move(sink));
+}
+
+void service::speak_sentence(const std::shared_ptr<turn_context>& ctx, std::string sentence) {
+  if (ctx->sentences_stopped || !ctx->events) return;
+  // Each sentence passes the same output check as the whole reply before anyone hears it.
+  if (agents::check_output(sentence).issue != agents::output_issue::none) {
+    ctx->sentences_stopped = true;
+    return;
+  }
+  const auto it = sessions_.find(ctx->in.session_id);
+  if (it == sessions_.end()) return;
+  const auto voice = voice_of(personas_.at(it->second.persona_id));
+  const int index = ctx->sentences++;
+  ++speech_queued_;
+  asio::post(speech_pool_, [this, ctx, sentence = std::move(sentence), voice, index] {
+    std::string url;
+    if (auto audio = tts_->synthesize(sentence, voice))
+      if (auto clip = clips_.put(speech::to_wav(*audio), clock::now())) url = "/v1/audio/" + *clip;
+    --speech_queued_;
+    const auto at_ms = std::chrono::duration<double, std::milli>(clock::now() - ctx->started).count();
+    asio::post(io_, [ctx, sentence, url, index, at_ms] {
+      ctx->events(json{{"type", "sentence"},
+                       {"index", index},
+                       {"text", sentence},
+                       {"audio_url", url.empty() ? json(nullptr) : json(url)},
+                       {"elapsed_ms", std::round(at_ms * 1000) / 1000}});
+    });
+  });
 }
 
 void service::caregiver_reply(const std::shared_ptr<turn_context>& ctx, session_state& session, std::string text) {
@@ -980,6 +1112,11 @@ void service::complete_turn(const std::shared_ptr<turn_context>& ctx, session_st
     return {};
   };
 
+  if (ctx->events && ctx->sentences > 0) {
+    // After the sentences queued for speech, so the socket hears every sentence before the reply.
+    asio::post(speech_pool_, [this, ctx] { commit_turn(ctx); });
+    return;
+  }
   if (cfg_.chat_audio == "url" && ctx->reply_agent == "caregiver" && tts_ && !out.response_text.empty()) {
     // Speak the reply on the speech worker, then commit from there: the loop stays free meanwhile.
     ctx->voice = voice_of(persona);

@@ -61,6 +61,9 @@ class service final : public net::http_handler {
           std::unique_ptr<speech::speech_engine> tts, std::shared_ptr<spdlog::logger> log,
           std::unique_ptr<engines::llm_engine> engine = nullptr, std::unique_ptr<speech::asr_engine> asr = nullptr,
           std::unique_ptr<kb::knowledge_base> kb = nullptr, std::function<core::result<void>()> speech_probe = {});
+  ~service() override;
+  service(const service&) = delete;
+  service& operator=(const service&) = delete;
 
   net::http_response handle(const net::http_request& request, std::string_view remote_ip) override;
   void handle_async(const net::http_request& request, std::string_view remote_ip, net::responder respond) override;
@@ -99,8 +102,19 @@ class service final : public net::http_handler {
     std::string key_id;
   };
 
+  /// WS /ws/chat: the /v1/chat contract over a socket, with each sentence of the caregiver's reply spoken and
+  /// announced as soon as it is generated.
+  class chat_socket;
+  friend class chat_socket;
+  /// Sends one event to the socket that asked for a turn (on the loop).
+  using event_sink = std::function<void(const nlohmann::json&)>;
+
   // Routes.
-  void chat(const net::http_request& request, const caller& who, net::responder respond);
+  void chat(const net::http_request& request, const caller& who, net::responder respond, event_sink events = {});
+  /// One message on WS /ws/chat: a turn request, answered with sentence events and then the reply.
+  void chat_message(net::ws_connection& c, std::string_view payload);
+  /// A sentence of the caregiver's reply: checked, spoken and announced (WS /ws/chat turns).
+  void speak_sentence(const std::shared_ptr<turn_context>& ctx, std::string sentence);
   void run_turn(const std::shared_ptr<turn_context>& ctx);
   /// The supervisor's decision, as the reply and the audit record will carry it.
   void apply_decision(const std::shared_ptr<turn_context>& ctx, const session_state& session,
@@ -173,6 +187,7 @@ class service final : public net::http_handler {
   std::unique_ptr<speech::speech_engine> tts_;
   std::unique_ptr<speech::asr_engine> asr_;
   std::unique_ptr<audio_socket> audio_ws_;  ///< WS /ws/audio; after asr_, which it uses
+  std::unique_ptr<chat_socket> chat_ws_;    ///< WS /ws/chat
   std::unique_ptr<kb::knowledge_base> kb_;
   struct prefetched {
     std::string text;  ///< formatted passages for the next caregiver prompt

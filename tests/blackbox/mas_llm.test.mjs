@@ -8,6 +8,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 
+import WebSocket from 'ws';
+
 import { startMas, chat } from './lib/mas.mjs';
 
 const FAKE = process.env.SPARC_FAKE_LLM_BIN;
@@ -128,6 +130,77 @@ describe('sparc-mas on an OpenAI-compatible model server', () => {
     assert.equal(h.body.ready, false);
     assert.match(h.body.checks.model_server.detail, /unreachable/);
     fake = null;
+  });
+});
+
+/** WS /ws/chat: sends one turn, collects its events until the reply; `onEvent` sees each as it arrives. */
+async function wsTurn(srv, request, onEvent = () => {}) {
+  const ws = new WebSocket(`${srv.base.replace('http', 'ws')}/ws/chat`);
+  const events = [];
+  const done = new Promise((resolve, reject) => {
+    ws.on('message', async (data) => {
+      const e = JSON.parse(data.toString());
+      events.push(e);
+      await onEvent(e);
+      if (e.type === 'reply') resolve();
+    });
+    ws.on('error', reject);
+  });
+  await new Promise((res, rej) => { ws.once('open', res); ws.once('error', rej); });
+  ws.send(JSON.stringify({ type: 'chat', request }));
+  await done;
+  ws.close();
+  return events;
+}
+
+describe('WS /ws/chat: the reply sentence by sentence', () => {
+  test('with the scripted engine: each sentence spoken and announced, then the stored reply', async () => {
+    const srv = await startMas();
+    try {
+      const events = await wsTurn(srv, { session_id: 'ws-1', user_message: 'Hi, I am Dr. Lee. Riley is due for her HPV vaccine today.' });
+      assert.equal(events[0].type, 'status');
+      const sentences = events.filter((e) => e.type === 'sentence');
+      const reply = events.at(-1);
+      assert.equal(reply.type, 'reply');
+      assert.equal(reply.status, 200);
+      assert.ok(sentences.length >= 1);
+      assert.deepEqual(sentences.map((s) => s.index), sentences.map((_, i) => i));
+      assert.equal(sentences.map((s) => s.text).join(' '), reply.body.response_text);
+      const wav = await fetch(`${srv.base}${sentences[0].audio_url}`);
+      assert.equal(wav.status, 200);
+      assert.equal(wav.headers.get('content-type'), 'audio/wav');
+      // The turn is stored like any other.
+      const stored = await (await fetch(`${srv.base}/v1/sessions/ws-1`)).json();
+      assert.equal(stored.turns.at(-1).text, reply.body.response_text);
+      // A malformed message and a coach turn: the reply event carries the status and body /v1/chat would.
+      const coach = await wsTurn(srv, { session_id: 'ws-1', user_message: 'I recommend it today.', target_agent: 'coach' });
+      assert.equal(coach.filter((e) => e.type === 'sentence').length, 0, 'only the caregiver speaks');
+      assert.equal(coach.at(-1).body.active_agent, 'coach');
+      const bad = await wsTurn(srv, { session_id: 'bad id!', user_message: 'x' });
+      assert.equal(bad.at(-1).status, 422);
+    } finally {
+      await srv.stop();
+    }
+  });
+
+  test('with a model: the first sentence is spoken while the model is still generating the rest', async () => {
+    const fake = await startFake(['--per-token-ms', '50']);
+    const srv = await startMas(llmArgs(fake.url));
+    try {
+      const stats = async () => (await fetch(fake.url.replace(/\/v1$/, '/debug/stats'))).json();
+      let during;
+      const events = await wsTurn(srv, { session_id: 'ws-2', user_message: 'Riley is due for her HPV vaccine today.' },
+        async (e) => { if (e.type === 'sentence' && e.index === 0) during = await stats(); });
+      const sentences = events.filter((e) => e.type === 'sentence');
+      assert.ok(sentences.length >= 3, JSON.stringify(events));
+      assert.equal(during.completed, during.requests - 1, 'the first sentence came before the model had finished');
+      assert.match(sentences[0].audio_url, /^\/v1\/audio\//);
+      assert.equal(events.at(-1).status, 200);
+      assert.equal(sentences.map((s) => s.text).join(' '), events.at(-1).body.response_text);
+    } finally {
+      await srv.stop();
+      await fake.stop();
+    }
   });
 });
 

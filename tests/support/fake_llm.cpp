@@ -244,6 +244,15 @@ struct fake_llm::impl {
         auto res = reply(req.version(), http::status::ok, json{{"object", "list"}, {"data", data}}.dump());
         res.keep_alive(req.keep_alive());
         if (auto [wec, w] = co_await http::async_write(stream, res, tuple); wec) co_return;
+      } else if (req.method() == http::verb::get && target == "/debug/stats") {
+        json st;
+        {
+          const std::lock_guard lock(mu);
+          st = {{"requests", counters.requests}, {"completed", counters.completed}, {"client_gone", counters.client_gone}};
+        }
+        auto res = reply(req.version(), http::status::ok, st.dump());
+        res.keep_alive(req.keep_alive());
+        if (auto [wec, w] = co_await http::async_write(stream, res, tuple); wec) co_return;
       } else if (req.method() == http::verb::get && target == "/debug/last-request") {
         // For black-box tests: the last chat completion request's body, as sparc-mas sent it.
         std::string last;
