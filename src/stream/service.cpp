@@ -4,17 +4,21 @@
 #include "core/log.hpp"
 #include "net/http_client.hpp"
 #include "net/server.hpp"
+#include "net/ws_client.hpp"
 #include "stream/avatar.hpp"
 #include "stream/gst_peer.hpp"
 #include "stream/pipeline_spec.hpp"
 #include "stream/signaling.hpp"
 #include "stream/speech.hpp"
 
+#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <nlohmann/json.hpp>
 
 #include <atomic>
@@ -275,6 +279,125 @@ class viewer : public std::enable_shared_from_this<viewer> {
     asio::co_spawn(ctx_.io, converse(shared_from_this(), std::move(said)), asio::detached);
   }
 
+  /// Queues a WAV for the avatar to speak (resampled to the stream's rate); false when it does not decode.
+  bool enqueue_speech(const std::string& wav) {
+    auto pcm = decode_wav(wav);
+    if (!pcm) return false;
+    auto samples = resample(pcm->samples, pcm->rate, ctx_.spec.audio_rate);
+    if (speech_.size() + samples.size() > max_queued_samples) return false;
+    speech_.insert(speech_.end(), samples.begin(), samples.end());
+    return true;
+  }
+
+  /// The turn over sparc-mas's WS /ws/chat: each sentence is spoken as soon as sparc-mas has it, while the model
+  /// is still generating the rest. False when the socket does not open (an older backend): the caller then asks
+  /// POST /v1/chat. True once the socket was used, whatever came of it.
+  static asio::awaitable<bool> converse_streaming(std::shared_ptr<viewer> self, const json& body, net::http_url url) {
+    auto& ctx = self->ctx_;
+    asio::ip::tcp::resolver resolver(ctx.io);
+    auto [rec, endpoints] = co_await resolver.async_resolve(url.host, url.port, asio::as_tuple(asio::use_awaitable));
+    if (rec || endpoints.empty()) co_return false;
+    auto ws = std::make_shared<net::ws_client>(ctx.io.get_executor(), std::size_t{16} * 1024,
+                                               std::hash<std::string>{}(self->id_));
+    // Named, not braced inside the co_await: GCC 12 destroys such temporaries too early.
+    const net::ws_url chat_url{url.host, url.port, "/ws/chat"};
+    const auto endpoint = endpoints.begin()->endpoint();
+    if (auto e = co_await ws->open(endpoint, chat_url)) co_return false;
+    asio::steady_timer deadline(ctx.io, mas_timeout);
+    deadline.async_wait([ws](const boost::system::error_code& ec) {
+      if (!ec) ws->abort();
+    });
+    // Sentences' audio is fetched in order by one coroutine while the socket keeps reading.
+    struct pending {
+      std::deque<std::string> urls;
+      std::string caption;
+      bool ended = false;
+      std::optional<json> reply;
+      asio::steady_timer wake;
+      explicit pending(asio::io_context& io) : wake(io, asio::steady_timer::time_point::max()) {}
+    };
+    auto p = std::make_shared<pending>(ctx.io);
+    const std::string host = url.host + ":" + url.port;
+    auto speaker = [](std::shared_ptr<viewer> v, std::shared_ptr<pending> q, net::http_url u,
+                      std::string h) -> asio::awaitable<void> {
+      for (;;) {
+        while (q->urls.empty() && !q->ended) (void)co_await q->wake.async_wait(asio::as_tuple(asio::use_awaitable));
+        if (q->urls.empty()) co_return;
+        const auto path = std::move(q->urls.front());
+        q->urls.pop_front();
+        std::vector<std::pair<std::string, std::string>> headers;
+        if (!v->ctx_.cfg.mas_api_key.empty()) headers.emplace_back("X-API-Key", v->ctx_.cfg.mas_api_key);
+        auto audio = co_await net::fetch(v->ctx_.io.get_executor(), u, net::http_request_text("GET", h, path, headers),
+                                         mas_timeout);
+        if (v->closed_) co_return;
+        if (audio && audio->status == 200) (void)v->enqueue_speech(audio->body);
+      }
+    };
+    asio::co_spawn(ctx.io, speaker(self, p, url, host), asio::detached);
+    json message = json::object();
+    message["type"] = "chat";
+    message["request"] = body;
+    if (!ctx.cfg.mas_api_key.empty()) message["api_key"] = ctx.cfg.mas_api_key;
+    (void)co_await ws->run([&](std::string_view text) {
+      const auto e = json::parse(text, nullptr, false);
+      if (!e.is_object() || self->closed_) return;
+      const auto type = e.value("type", "");
+      if (type == "status" && e.value("status", "") == "ready") {
+        ws->send_text(message.dump());
+      } else if (type == "sentence") {
+        // The caption grows with the reply; the voice follows sentence by sentence.
+        p->caption += (p->caption.empty() ? "" : " ") + e.value("text", "");
+        self->set_caption(p->caption);
+        self->send_json({{"type", "caption"}, {"text", p->caption}});
+        if (e.contains("audio_url") && e["audio_url"].is_string()) p->urls.push_back(e["audio_url"].get<std::string>());
+        p->wake.cancel();
+      } else if (type == "reply") {
+        p->reply = e;
+        ws->close();
+      }
+    });
+    deadline.cancel();
+    p->ended = true;
+    p->wake.cancel();
+    if (self->closed_) co_return true;
+    const auto unavailable = [&](std::string_view why) {
+      ++ctx.stats.mas_failures;
+      core::log::event(*ctx.log, spdlog::level::warn, "mas_unavailable", {{"viewer", self->id_}, {"reason", why}});
+      self->send_status("error", "The conversation service is unavailable right now; the video keeps running.");
+      self->set_caption("(The conversation service is unavailable.)");
+    };
+    if (!p->reply || p->reply->value("status", 0) != 200 || !(*p->reply).contains("body") ||
+        !(*p->reply)["body"].is_object()) {
+      unavailable(p->reply ? "status " + std::to_string(p->reply->value("status", 0)) : "no reply on /ws/chat");
+      co_return true;
+    }
+    ++ctx.stats.chat_turns;
+    const auto& j = (*p->reply)["body"];
+    const std::string text = j.value("response_text", "");
+    self->send_json({{"type", "reply"},
+                     {"text", text},
+                     {"coach_feedback", j.contains("coach_feedback") ? j["coach_feedback"] : json(nullptr)},
+                     {"ui_message", j.value("ui_message", "")},
+                     {"warning_count", j.value("warning_count", 0)},
+                     {"session_terminated", j.value("session_terminated", false)}});
+    if (!text.empty() && text != p->caption) {
+      // The reply is not what was streamed (a supervisor refusal, or a regenerated reply): say it whole.
+      self->set_caption(text);
+      self->send_json({{"type", "caption"}, {"text", text}});
+      if (p->caption.empty()) {
+        const json tts{{"text", text}, {"session_id", self->id_}};
+        std::vector<std::pair<std::string, std::string>> headers;
+        if (!ctx.cfg.mas_api_key.empty()) headers.emplace_back("X-API-Key", ctx.cfg.mas_api_key);
+        auto audio = co_await net::fetch(ctx.io.get_executor(), url,
+                                         net::http_request_text("POST", host, "/v1/tts", headers, "application/json",
+                                                                tts.dump()),
+                                         mas_timeout);
+        if (!self->closed_ && audio && audio->status == 200) (void)self->enqueue_speech(audio->body);
+      }
+    }
+    co_return true;
+  }
+
   static asio::awaitable<void> converse(std::shared_ptr<viewer> self, std::string said) {
     auto& ctx = self->ctx_;
     const auto url = net::parse_http_url(ctx.cfg.mas_url);
@@ -287,6 +410,7 @@ class viewer : public std::enable_shared_from_this<viewer> {
                     {"target_agent", "caregiver"},
                     {"system_prompt", "persona: " + ctx.cfg.persona},
                     {"include_legacy_audio_b64", false}};
+    if (co_await converse_streaming(self, body, *url)) co_return;
     auto r = co_await net::fetch(ctx.io.get_executor(), *url,
                                  net::http_request_text("POST", host, "/v1/chat", headers, "application/json", body.dump()),
                                  mas_timeout);
@@ -317,11 +441,7 @@ class viewer : public std::enable_shared_from_this<viewer> {
                                      net::http_request_text("POST", host, "/v1/tts", headers, "application/json", tts.dump()),
                                      mas_timeout);
     if (self->closed_ || !audio || audio->status != 200) co_return;  // the text is there; speech is a bonus
-    auto pcm = decode_wav(audio->body);
-    if (!pcm) co_return;
-    auto samples = resample(pcm->samples, pcm->rate, ctx.spec.audio_rate);
-    if (self->speech_.size() + samples.size() > max_queued_samples) co_return;
-    self->speech_.insert(self->speech_.end(), samples.begin(), samples.end());
+    (void)self->enqueue_speech(audio->body);
   }
 
   void frame_tick() {
