@@ -35,32 +35,9 @@
 # Exit status: 0 pass (or "SKIP: reason" when podman cannot run here, i.e. not root), 1 failure, 2 usage.
 set -euo pipefail
 
-t0=$SECONDS
-budget=${SPARC_APPTAINER_BUDGET_S:-420}
-deadline=$((t0 + budget))
-say() { printf '[apptainer-test %3d s] %s\n' "$((SECONDS - t0))" "$*" >&2; }
-fail() {
-  printf 'apptainer_test: FAIL: %s\n' "$*" >&2
-  exit 1
-}
-skip() {
-  printf 'SKIP: %s\n' "$*"
-  exit 0
-}
-now_ms() { echo $(($(date +%s%N) / 1000000)); }
-# within SECONDS CMD...: runs CMD with at most SECONDS, and never past the whole run's deadline.
-within() {
-  local cap=$1 left=$((deadline - SECONDS))
-  shift
-  ((left > 0)) || fail "out of time (SPARC_APPTAINER_BUDGET_S=$budget) before: $*"
-  ((cap < left)) || cap=$left
-  local status=0
-  timeout --kill-after=10 "$cap" "$@" || status=$?
-  if ((status == 124 || status == 137)); then
-    printf 'apptainer_test: timed out after %d s: %s\n' "$cap" "$*" >&2
-  fi
-  return "$status"
-}
+test_name=apptainer_test budget=${SPARC_APPTAINER_BUDGET_S:-420} budget_var=SPARC_APPTAINER_BUDGET_S
+# shellcheck source=tests/system/podman_lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/podman_lib.sh"
 
 (($# == 1)) || {
   echo "usage: $0 BIN_DIR   (the release build's apps folder, e.g. build/release/apps)" >&2
@@ -118,45 +95,7 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 
 # ---- 1. podman's configuration (as podman_test.sh writes it) -----------------------------------------------------
-# The hard limits root cannot raise here (no CAP_SYS_RESOURCE): podman's own defaults (nofile 1048576) exceed them.
-nofile=20000
-nproc=32768
-hn=$(ulimit -Hn)
-hu=$(ulimit -Hu)
-[[ $hn == unlimited ]] || ((hn >= nofile)) || nofile=$hn
-[[ $hu == unlimited ]] || ((hu >= nproc)) || nproc=$hu
-recipe="[containers]
-default_ulimits = [\"nofile=$nofile:$nofile\", \"nproc=$nproc:$nproc\"]
-[engine]
-runtime = \"runc\"
-cgroup_manager = \"cgroupfs\"
-events_logger = \"file\""
-conf=/etc/containers/containers.conf
-has_settings() {
-  grep -Eq '^[[:space:]]*runtime[[:space:]]*=[[:space:]]*"runc"' "$1" &&
-    grep -Eq '^[[:space:]]*cgroup_manager[[:space:]]*=[[:space:]]*"cgroupfs"' "$1" &&
-    grep -Eq '^[[:space:]]*events_logger[[:space:]]*=[[:space:]]*"file"' "$1" &&
-    grep -Eq '^[[:space:]]*default_ulimits[[:space:]]*=.*nofile=.*nproc=' "$1"
-}
-if [[ ! -e $conf ]]; then
-  mkdir -p /etc/containers
-  printf '%s\n' "# Written by tests/system/apptainer_test.sh (runc: crun refuses hybrid cgroups; ulimits within the" \
-    "# hard limits root has here)." "$recipe" >"$conf"
-  say "wrote $conf"
-elif has_settings "$conf"; then
-  say "$conf has the needed settings"
-elif [[ -e /etc/containers/containers.conf.d/90-sparc-podman-test.conf ]]; then
-  say "$conf lacks runc/cgroupfs/ulimits; the drop-in podman_test.sh wrote supplies them"
-else
-  # Someone else's file: leave it, and override just these settings with a drop-in (read after it).
-  mkdir -p /etc/containers/containers.conf.d
-  printf '%s\n' "# Written by tests/system/apptainer_test.sh: $conf lacked these settings." "$recipe" \
-    >/etc/containers/containers.conf.d/90-sparc-podman-test.conf
-  say "$conf lacks runc/cgroupfs/ulimits: wrote /etc/containers/containers.conf.d/90-sparc-podman-test.conf"
-fi
-engine=$(podman info --format '{{.Host.OCIRuntime.Name}} {{.Host.CgroupManager}}' 2>&1) ||
-  fail "podman info failed: $engine"
-[[ $engine == "runc cgroupfs" ]] || fail "podman uses '$engine', not 'runc cgroupfs': check /etc/containers"
+ensure_podman_config
 remove_ours  # leftovers of a run that was killed
 
 # ---- 2. The test spec and the rendered artifacts -----------------------------------------------------------------
@@ -242,28 +181,11 @@ else
 fi
 
 # ---- 4. The base image, shared with podman_test.sh ----------------------------------------------------------------
-# Every `pkgs="..."` list of the rendered Containerfile.prebuilt (continuation lines joined first): the same set,
-# and so the same label, podman_test.sh gives the shared base; awk reads to the end so sed never writes into a
-# closed pipe.
-packages=$(sed -e ':a' -e '/\\$/N; s/\\\n//; ta' "$out/containerfiles/Containerfile.prebuilt" |
-  awk '/pkgs="/ { sub(/.*pkgs="/, ""); sub(/".*/, ""); print }' |
-  tr -s ' \t' '\n' | sed '/^$/d' | sort -u | paste -sd, -)
+# Every `pkgs="..."` list of the rendered Containerfile.prebuilt: the same set, and so the same label, podman_test.sh
+# gives the shared base.
+packages=$(stage_packages "$out/containerfiles/Containerfile.prebuilt")
 [[ -n $packages ]] || fail "found no pkgs=\"...\" lists in the rendered Containerfile.prebuilt"
-have=$(podman image inspect --format '{{index .Labels "sparc.base.packages"}}' "$base_image" 2>/dev/null || true)
-if [[ $have == "$packages" ]]; then
-  say "base $base_image: present, reused"
-else
-  say "base $base_image: mmdebstrap bookworm minbase + ${packages//,/ }"
-  started=$(now_ms)
-  # force-unsafe-io: no fsync per file (the tree only becomes a tarball); it halves the time here.
-  within 270 mmdebstrap --quiet --variant=minbase --dpkgopt=force-unsafe-io --include="$packages" \
-    --format=tar bookworm "$work/base.tar" || fail "mmdebstrap failed for $base_image"
-  podman rmi -f "$base_image" >/dev/null 2>&1 || true
-  within 120 podman import --quiet --change "LABEL sparc.base.packages=$packages" --change 'CMD ["/bin/bash"]' \
-    "$work/base.tar" "$base_image" >/dev/null || fail "podman import of $base_image failed"
-  rm -f "$work/base.tar"
-  say "base $base_image: made in $((($(now_ms) - started) / 1000)) s"
-fi
+make_base "$base_image" "$packages" "$work"
 
 # ---- 5. The signal image, with the rendered build.sh --prebuilt ----------------------------------------------------
 # build.sh runs in the build context (the repository root) and names the binaries by BIN_DIR relative to it; a

@@ -23,34 +23,12 @@
 # Exit status: 0 pass (or "SKIP: reason" when podman cannot run here, i.e. not root), 1 failure, 2 usage.
 set -euo pipefail
 
-t0=$SECONDS
-deadline=$((t0 + ${SPARC_PODMAN_BUDGET_S:-330}))
-say() { printf '[podman-test %3d s] %s\n' "$((SECONDS - t0))" "$*" >&2; }
-fail() {
-  printf 'podman_test: FAIL: %s\n' "$*" >&2
-  exit 1
-}
-skip() {
-  printf 'SKIP: %s\n' "$*"
-  exit 0
-}
-now_ms() { echo $(($(date +%s%N) / 1000000)); }
+test_name=podman_test budget=${SPARC_PODMAN_BUDGET_S:-330} budget_var=SPARC_PODMAN_BUDGET_S
+# shellcheck source=tests/system/podman_lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/podman_lib.sh"
 # Without systemd, podman 4.3 logs an error for each health check timer it cannot add or remove; the checks still
 # run when called (`podman healthcheck run`, as the pod script and this test do), so those lines are noise.
 denoise() { grep -v 'unable to get systemd connection' || true; }
-# within SECONDS CMD...: runs CMD with at most SECONDS, and never past the whole run's deadline.
-within() {
-  local cap=$1 left=$((deadline - SECONDS))
-  shift
-  ((left > 0)) || fail "out of time (SPARC_PODMAN_BUDGET_S=${SPARC_PODMAN_BUDGET_S:-330}) before: $*"
-  ((cap < left)) || cap=$left
-  local status=0
-  timeout --kill-after=10 "$cap" "$@" || status=$?
-  if ((status == 124 || status == 137)); then
-    printf 'podman_test: timed out after %d s: %s\n' "$cap" "$*" >&2
-  fi
-  return "$status"
-}
 
 (($# == 1)) || {
   echo "usage: $0 BIN_DIR   (the release build's apps folder, e.g. build/release/apps)" >&2
@@ -117,43 +95,7 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 
 # ---- 1. podman's configuration -----------------------------------------------------------------------------------
-# The hard limits root cannot raise here (no CAP_SYS_RESOURCE): podman's own defaults (nofile 1048576) exceed them.
-nofile=20000
-nproc=32768
-hn=$(ulimit -Hn)
-hu=$(ulimit -Hu)
-[[ $hn == unlimited ]] || ((hn >= nofile)) || nofile=$hn
-[[ $hu == unlimited ]] || ((hu >= nproc)) || nproc=$hu
-recipe="[containers]
-default_ulimits = [\"nofile=$nofile:$nofile\", \"nproc=$nproc:$nproc\"]
-[engine]
-runtime = \"runc\"
-cgroup_manager = \"cgroupfs\"
-events_logger = \"file\""
-conf=/etc/containers/containers.conf
-has_settings() {
-  grep -Eq '^[[:space:]]*runtime[[:space:]]*=[[:space:]]*"runc"' "$1" &&
-    grep -Eq '^[[:space:]]*cgroup_manager[[:space:]]*=[[:space:]]*"cgroupfs"' "$1" &&
-    grep -Eq '^[[:space:]]*events_logger[[:space:]]*=[[:space:]]*"file"' "$1" &&
-    grep -Eq '^[[:space:]]*default_ulimits[[:space:]]*=.*nofile=.*nproc=' "$1"
-}
-if [[ ! -e $conf ]]; then
-  mkdir -p /etc/containers
-  printf '%s\n' "# Written by tests/system/podman_test.sh (runc: crun refuses hybrid cgroups; ulimits within the" \
-    "# hard limits root has here)." "$recipe" >"$conf"
-  say "wrote $conf"
-elif has_settings "$conf"; then
-  say "$conf has the needed settings"
-else
-  # Someone else's file: leave it, and override just these settings with a drop-in (read after it).
-  mkdir -p /etc/containers/containers.conf.d
-  printf '%s\n' "# Written by tests/system/podman_test.sh: $conf lacked these settings." "$recipe" \
-    >/etc/containers/containers.conf.d/90-sparc-podman-test.conf
-  say "$conf lacks runc/cgroupfs/ulimits: wrote /etc/containers/containers.conf.d/90-sparc-podman-test.conf"
-fi
-engine=$(podman info --format '{{.Host.OCIRuntime.Name}} {{.Host.CgroupManager}}' 2>&1) ||
-  fail "podman info failed: $engine"
-[[ $engine == "runc cgroupfs" ]] || fail "podman uses '$engine', not 'runc cgroupfs': check /etc/containers"
+ensure_podman_config
 remove_stack images  # leftovers of a run that was killed
 
 # ---- 2. The test spec and the rendered artifacts -----------------------------------------------------------------
@@ -230,52 +172,23 @@ for f in containerfiles/build.sh containerfiles/Containerfile.prebuilt container
 done
 
 # ---- 3. The base image(s): minbase + exactly the packages the runtime stages install -------------------------------
-# A stage's `pkgs="..."` list in the rendered Containerfile.prebuilt (continuation lines joined first); awk reads
-# to the end so that sed never writes into a closed pipe.
-stage_packages() {  # STAGE...
-  local want=" $* "
-  sed -e ':a' -e '/\\$/N; s/\\\n//; ta' "$out/containerfiles/Containerfile.prebuilt" |
-    awk -v want="$want" '
-      /^FROM / { stage = $NF; sub(/-rootfs$/, "", stage) }
-      index(want, " " stage " ") && /pkgs="/ { sub(/.*pkgs="/, ""); sub(/".*/, ""); print }' |
-    tr -s ' \t' '\n' | sed '/^$/d' | sort -u | paste -sd, -
-}
 # mas and signal are slim: a NAME-rootfs stage installs the packages and collects the binary's closure; NAME itself
 # starts FROM scratch.
 stages=$(awk '/^FROM /{print $NF}' "$out/containerfiles/Containerfile.prebuilt" | paste -sd' ' -)
 [[ $stages == "mas-rootfs mas signal-rootfs signal stream" ]] ||
   fail "Containerfile.prebuilt has stages '$stages', expected 'mas-rootfs mas signal-rootfs signal stream'"
-# Made once, then reused by tag while its label still lists the same packages.
-make_base() {  # TAG PACKAGES(comma-separated)
-  local tag=$1 pkgs=$2 have started
-  have=$(podman image inspect --format '{{index .Labels "sparc.base.packages"}}' "$tag" 2>/dev/null || true)
-  if [[ $have == "$pkgs" ]]; then
-    say "base $tag: present, reused"
-    return
-  fi
-  say "base $tag: mmdebstrap bookworm minbase + ${pkgs//,/ }"
-  started=$(now_ms)
-  # force-unsafe-io: no fsync per file (the tree only becomes a tarball); it halves the time here.
-  within 270 mmdebstrap --quiet --variant=minbase --dpkgopt=force-unsafe-io --include="$pkgs" \
-    --format=tar bookworm "$work/base.tar" || fail "mmdebstrap failed for $tag"
-  podman rmi -f "$tag" >/dev/null 2>&1 || true
-  within 120 podman import --quiet --change "LABEL sparc.base.packages=$pkgs" --change 'CMD ["/bin/bash"]' \
-    "$work/base.tar" "$tag" >/dev/null || fail "podman import of $tag failed"
-  rm -f "$work/base.tar"
-  say "base $tag: made in $((($(now_ms) - started) / 1000)) s"
-}
 # shared (default): one base with every stage's packages, one mmdebstrap on a fresh machine. per-stage: a base per
 # stage, so each image's size is what that stage needs (three mmdebstraps; for the benchmark figures).
 declare -A base_image
 case ${SPARC_PODMAN_BASE:-shared} in
   shared)
-    make_base localhost/sparc-base-runtime:bookworm "$(stage_packages mas signal stream)"
+    make_base localhost/sparc-base-runtime:bookworm "$(stage_packages "$out/containerfiles/Containerfile.prebuilt")" "$work"
     for stage in mas signal stream; do base_image[$stage]=localhost/sparc-base-runtime:bookworm; done
     ;;
   per-stage)
     for stage in mas signal stream; do
       base_image[$stage]=localhost/sparc-base-runtime:bookworm-$stage
-      make_base "${base_image[$stage]}" "$(stage_packages "$stage")"
+      make_base "${base_image[$stage]}" "$(stage_packages "$out/containerfiles/Containerfile.prebuilt" "$stage")" "$work"
     done
     ;;
   *) fail "SPARC_PODMAN_BASE must be shared or per-stage, not '$SPARC_PODMAN_BASE'" ;;
