@@ -40,8 +40,6 @@ constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 
 /// No response at all for this long means the server stalled; the run is aborted and reported.
 constexpr auto stall_limit = 10s;
-/// Requests still in flight when the measured window ends get this long to finish.
-constexpr auto drain_limit = 10s;
 /// Every this-many turns of a session goes to the coach (it grades instead of answering in character).
 constexpr std::size_t coach_every = 8;
 
@@ -68,6 +66,7 @@ struct turns_options {
   double warmup_s = 1;
   double health_interval_ms = 20;
   double rate = 0;  ///< turns per second over all clients; 0 = closed loop (each client as fast as replies come)
+  double drain_s = 10;  ///< how long replies still in flight may take after the window (a model server's queue)
 };
 
 struct sessions_options {
@@ -398,9 +397,11 @@ class turns_scenario {
     const double machine = bench::machine_busy_s() - machine_start;
     const double elapsed = seconds_between(start, end);
 
-    if (!co_await finished_.wait_for(drain_limit)) {
+    // Requests still in flight when the measured window ends get --drain seconds to finish.
+    const auto drain = std::chrono::milliseconds(std::lround(options_.drain_s * 1000));
+    if (!co_await finished_.wait_for(drain)) {
       h_.note_error(fmt::format("{} connections still waiting for a reply {} s after the window closed",
-                                finished_.running(), drain_limit.count()));
+                                finished_.running(), options_.drain_s));
       h_.abort_all();
       co_await finished_.wait_for(2s);
     }
@@ -764,6 +765,9 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   turns->add_option("--warmup", turns_opts.warmup_s, "Seconds of load before measuring")
       ->check(CLI::Range(0.0, 60.0))
+      ->capture_default_str();
+  turns->add_option("--drain", turns_opts.drain_s, "Seconds replies in flight may still take after the window")
+      ->check(CLI::Range(1.0, 600.0))
       ->capture_default_str();
   turns->add_option("--rate", turns_opts.rate, "Turns per second over all clients (0: closed loop, as fast as it goes)")
       ->check(CLI::Range(0.0, 1e6))
