@@ -90,7 +90,9 @@ sparc-mas and sparc-signal are slim: their Containerfile stage starts FROM scrat
 NAME-rootfs stage collected from the base: the binary, the shared libraries it and bash load (ldd), bash for the
 health check, CA certificates, the user entries, and for sparc-mas espeak-ng's data with the English dictionary
 only. libcrypto (4.6 MB), libstdc++ and libc are most of sparc-signal; sparc-mas adds espeak-ng and the audio
-libraries libespeak-ng links (PulseAudio, ALSA, libsndfile and its codecs) and SQLite. The stream image stays on
+libraries libespeak-ng links (PulseAudio, ALSA, libsndfile and its codecs), SQLite, gRPC with protobuf and
+abseil (the Riva client, about 20 MB) and pocketsphinx (its model is not in the image: containers run without the
+embedded recognizer). The stream image stays on
 the Debian base: GStreamer loads its plugins with dlopen, which ldd cannot see, and carries their hard
 dependencies (LLVM via the GL library, GTK 3)."
   else
@@ -120,8 +122,9 @@ $(machine_info)
 | the same, rendering alone (as the command reports it) | — | $render_inner_ms ms | ${render_inner[*]} | — |
 | \`sparc validate\` (parse, model, lint) | — | $validate_ms ms | ${validates[*]} | — |
 
-Most of \`up\` is sparc-stream's start (GStreamer's plugin registry, the encoder table check and the first
-avatar frame); the backend and signaling are each healthy within about 50 ms of their start.
+About half of \`up\` is sparc-stream's start (GStreamer's plugin registry, the encoder table check and the first
+avatar frame) and most of the rest sparc-mas loading the embedded speech recognizer's model (pocketsphinx, about
+0.4 s) before it answers /health: \`sparc up\` gives the page a microphone. Signaling is healthy within about 50 ms.
 
 ### Images and the pod
 
