@@ -1,6 +1,7 @@
 #include "mas/engines/openai.hpp"
 
 #include "mas/engines/sse.hpp"
+#include "net/http_client.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -63,19 +64,11 @@ server_url parse_base(std::string_view url) {
   if (!path.ends_with("/v1")) path += "/v1";
   server_url out;
   out.path = path;
-  if (authority.starts_with('[')) {
-    const auto close = authority.find(']');
-    if (close == std::string_view::npos) throw std::invalid_argument("model server URL: bad IPv6 host");
-    out.host = std::string(authority.substr(1, close - 1));
-    const auto rest = authority.substr(close + 1);
-    out.port = rest.starts_with(':') ? std::string(rest.substr(1)) : "80";
-  } else {
-    const auto colon = authority.rfind(':');
-    out.host = std::string(authority.substr(0, colon));
-    out.port = colon == std::string_view::npos ? "80" : std::string(authority.substr(colon + 1));
-  }
-  if (out.host.empty() || out.port.empty() || out.port.find_first_not_of("0123456789") != std::string::npos)
+  const auto parsed = net::parse_authority(authority);
+  if (!parsed || parsed->port.find_first_not_of("0123456789") != std::string::npos)
     throw std::invalid_argument("model server URL: bad host or port");
+  out.host = parsed->host;
+  out.port = parsed->port;
   return out;
 }
 
@@ -104,12 +97,13 @@ struct attempt_result {
   bool retryable = false;
 };
 
-core::result<std::string> text_at(std::string_view body, const char* member) {
-  const auto j = json::parse(body, nullptr, false);
+/// choices[0][member].content of a parsed completion or chunk; `finished` is set from its finish_reason.
+core::result<std::string> text_at(const json& j, const char* member, bool* finished = nullptr) {
   if (!j.is_object() || !j.contains("choices") || !j["choices"].is_array() || j["choices"].empty() ||
       !j["choices"][0].is_object())
     return core::make_error_code(core::errc::malformed);
   const auto& choice = j["choices"][0];
+  if (finished) *finished = choice.contains("finish_reason") && choice["finish_reason"].is_string();
   if (!choice.contains(member)) return std::string();
   const auto& m = choice[member];
   if (!m.is_object()) return core::make_error_code(core::errc::malformed);
@@ -121,17 +115,11 @@ core::result<std::string> text_at(std::string_view body, const char* member) {
 }  // namespace
 
 core::result<std::string> completion_text(std::string_view body) {
-  return text_at(body, "message");
+  return text_at(json::parse(body, nullptr, false), "message");
 }
 
 core::result<std::string> chunk_text(std::string_view data, bool* finished) {
-  auto text = text_at(data, "delta");
-  if (text && finished) {
-    const auto j = json::parse(data, nullptr, false);
-    const auto& reason = j["choices"][0]["finish_reason"];
-    *finished = reason.is_string();
-  }
-  return text;
+  return text_at(json::parse(data, nullptr, false), "delta", finished);
 }
 
 struct openai_engine::impl {
