@@ -191,12 +191,7 @@ service::service(asio::io_context& io, const config& cfg, std::map<std::string, 
       asr_(std::move(asr)),
       audio_ws_(std::make_unique<audio_socket>(
           io, asr_.get(),
-          [this](std::string_view key) {
-            bool found = false;
-            for (const auto& k : cfg_.api_keys)  // no early exit: every key is compared in constant time
-              found = core::constant_time_equal(key, k.key) || found;
-            return found;
-          },
+          [this](std::string_view key) { return find_key(key) != nullptr; },
           !cfg.api_keys.empty(), log_)),
       chat_ws_(std::make_unique<chat_socket>(*this)),
       kb_(std::move(kb)),
@@ -321,13 +316,18 @@ net::http_response service::retry_later(const net::http_request& req, int status
   return r;
 }
 
+const config::api_key* service::find_key(std::string_view key) const {
+  const config::api_key* found = nullptr;
+  for (const auto& k : cfg_.api_keys)  // no early exit: every key is compared in constant time
+    if (core::constant_time_equal(key, k.key)) found = &k;
+  return found;
+}
+
 std::optional<service::caller> service::authenticate(const net::http_request& req) const {
   if (cfg_.api_keys.empty()) return caller{"local"};
   const auto key = req.header("x-api-key");
   if (!key) return std::nullopt;
-  const config::api_key* found = nullptr;
-  for (const auto& k : cfg_.api_keys)  // no early exit: every key is compared in constant time
-    if (core::constant_time_equal(*key, k.key)) found = &k;
+  const auto* found = find_key(*key);
   if (!found) return std::nullopt;
   return caller{found->id};
 }

@@ -146,6 +146,8 @@ class service final : public net::http_handler {
   session_state* find_session(const net::http_request& request, const caller& who, const std::string& id,
                               net::http_response& refusal);
   std::optional<caller> authenticate(const net::http_request& request) const;
+  /// The configured key equal to `key` (every key compared, in constant time), or nullptr.
+  const config::api_key* find_key(std::string_view key) const;
   /// An error reply, counted in the metrics; error_body builds one without counting (for replies prepared in
   /// advance that may never be sent).
   net::http_response error(const net::http_request& request, int status, std::string_view code,
