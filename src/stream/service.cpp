@@ -289,6 +289,42 @@ class viewer : public std::enable_shared_from_this<viewer> {
     return true;
   }
 
+  /// sparc-mas could not answer: the page and the caption say so, the video goes on.
+  void mas_unavailable(std::string_view why) {
+    ++ctx_.stats.mas_failures;
+    core::log::event(*ctx_.log, spdlog::level::warn, "mas_unavailable", {{"viewer", id_}, {"reason", why}});
+    send_status("error", "The conversation service is unavailable right now; the video keeps running.");
+    set_caption("(The conversation service is unavailable.)");
+  }
+
+  /// A /v1/chat response body to the page as its "reply"; returns the caregiver's text.
+  std::string deliver_reply(const json& j) {
+    ++ctx_.stats.chat_turns;
+    std::string text = j.value("response_text", "");
+    send_json({{"type", "reply"},
+               {"text", text},
+               {"coach_feedback", j.contains("coach_feedback") ? j["coach_feedback"] : json(nullptr)},
+               {"ui_message", j.value("ui_message", "")},
+               {"warning_count", j.value("warning_count", 0)},
+               {"session_terminated", j.value("session_terminated", false)}});
+    return text;
+  }
+
+  /// Captions `text` and speaks it whole through POST /v1/tts (the text is there already; speech is a bonus).
+  static asio::awaitable<void> speak_whole(std::shared_ptr<viewer> self, net::http_url url, std::string text) {
+    auto& ctx = self->ctx_;
+    self->set_caption(text);
+    self->send_json({{"type", "caption"}, {"text", text}});
+    std::vector<std::pair<std::string, std::string>> headers;
+    if (!ctx.cfg.mas_api_key.empty()) headers.emplace_back("X-API-Key", ctx.cfg.mas_api_key);
+    const json tts{{"text", text}, {"session_id", self->id_}};
+    auto audio = co_await net::fetch(ctx.io.get_executor(), url,
+                                     net::http_request_text("POST", url.host + ":" + url.port, "/v1/tts", headers,
+                                                            "application/json", tts.dump()),
+                                     mas_timeout);
+    if (!self->closed_ && audio && audio->status == 200) (void)self->enqueue_speech(audio->body);
+  }
+
   /// The turn over sparc-mas's WS /ws/chat: each sentence is spoken as soon as sparc-mas has it, while the model
   /// is still generating the rest. False when the socket does not open (an older backend): the caller then asks
   /// POST /v1/chat. True once the socket was used, whatever came of it.
@@ -360,40 +396,20 @@ class viewer : public std::enable_shared_from_this<viewer> {
     p->ended = true;
     p->wake.cancel();
     if (self->closed_) co_return true;
-    const auto unavailable = [&](std::string_view why) {
-      ++ctx.stats.mas_failures;
-      core::log::event(*ctx.log, spdlog::level::warn, "mas_unavailable", {{"viewer", self->id_}, {"reason", why}});
-      self->send_status("error", "The conversation service is unavailable right now; the video keeps running.");
-      self->set_caption("(The conversation service is unavailable.)");
-    };
     if (!p->reply || p->reply->value("status", 0) != 200 || !(*p->reply).contains("body") ||
         !(*p->reply)["body"].is_object()) {
-      unavailable(p->reply ? "status " + std::to_string(p->reply->value("status", 0)) : "no reply on /ws/chat");
+      self->mas_unavailable(p->reply ? "status " + std::to_string(p->reply->value("status", 0)) : "no reply on /ws/chat");
       co_return true;
     }
-    ++ctx.stats.chat_turns;
-    const auto& j = (*p->reply)["body"];
-    const std::string text = j.value("response_text", "");
-    self->send_json({{"type", "reply"},
-                     {"text", text},
-                     {"coach_feedback", j.contains("coach_feedback") ? j["coach_feedback"] : json(nullptr)},
-                     {"ui_message", j.value("ui_message", "")},
-                     {"warning_count", j.value("warning_count", 0)},
-                     {"session_terminated", j.value("session_terminated", false)}});
-    if (!text.empty() && text != p->caption) {
-      // The reply is not what was streamed (a supervisor refusal, or a regenerated reply): say it whole.
+    const auto text = self->deliver_reply((*p->reply)["body"]);
+    if (text.empty() || text == p->caption) co_return true;
+    // The reply is not what was streamed (a supervisor refusal, or a regenerated reply): show it whole, and speak
+    // it when nothing was spoken yet.
+    if (p->caption.empty()) {
+      co_await speak_whole(self, url, text);
+    } else {
       self->set_caption(text);
       self->send_json({{"type", "caption"}, {"text", text}});
-      if (p->caption.empty()) {
-        const json tts{{"text", text}, {"session_id", self->id_}};
-        std::vector<std::pair<std::string, std::string>> headers;
-        if (!ctx.cfg.mas_api_key.empty()) headers.emplace_back("X-API-Key", ctx.cfg.mas_api_key);
-        auto audio = co_await net::fetch(ctx.io.get_executor(), url,
-                                         net::http_request_text("POST", host, "/v1/tts", headers, "application/json",
-                                                                tts.dump()),
-                                         mas_timeout);
-        if (!self->closed_ && audio && audio->status == 200) (void)self->enqueue_speech(audio->body);
-      }
     }
     co_return true;
   }
@@ -415,33 +431,12 @@ class viewer : public std::enable_shared_from_this<viewer> {
                                  net::http_request_text("POST", host, "/v1/chat", headers, "application/json", body.dump()),
                                  mas_timeout);
     if (self->closed_) co_return;
-    const auto unavailable = [&](std::string_view why) {
-      ++ctx.stats.mas_failures;
-      core::log::event(*ctx.log, spdlog::level::warn, "mas_unavailable", {{"viewer", self->id_}, {"reason", why}});
-      self->send_status("error", "The conversation service is unavailable right now; the video keeps running.");
-      self->set_caption("(The conversation service is unavailable.)");
-    };
-    if (!r) co_return unavailable(r.error().message());
+    if (!r) co_return self->mas_unavailable(r.error().message());
     auto reply = core::json_scan::parse(r->body, 16);
-    if (r->status != 200 || !reply || !reply->is_object()) co_return unavailable("status " + std::to_string(r->status));
-    ++ctx.stats.chat_turns;
-    const auto& j = *reply;
-    const std::string text = j.value("response_text", "");
-    self->send_json({{"type", "reply"},
-                     {"text", text},
-                     {"coach_feedback", j.contains("coach_feedback") ? j["coach_feedback"] : json(nullptr)},
-                     {"ui_message", j.value("ui_message", "")},
-                     {"warning_count", j.value("warning_count", 0)},
-                     {"session_terminated", j.value("session_terminated", false)}});
-    if (text.empty()) co_return;
-    self->set_caption(text);
-    self->send_json({{"type", "caption"}, {"text", text}});
-    const json tts{{"text", text}, {"session_id", self->id_}};
-    auto audio = co_await net::fetch(ctx.io.get_executor(), *url,
-                                     net::http_request_text("POST", host, "/v1/tts", headers, "application/json", tts.dump()),
-                                     mas_timeout);
-    if (self->closed_ || !audio || audio->status != 200) co_return;  // the text is there; speech is a bonus
-    (void)self->enqueue_speech(audio->body);
+    if (r->status != 200 || !reply || !reply->is_object())
+      co_return self->mas_unavailable("status " + std::to_string(r->status));
+    const auto text = self->deliver_reply(*reply);
+    if (!text.empty()) co_await speak_whole(self, *url, text);
   }
 
   void frame_tick() {
